@@ -1,0 +1,3 @@
+module github.com/motorpool/motorpool
+
+go 1.26
