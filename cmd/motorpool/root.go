@@ -19,6 +19,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newCheckCmd(),
 		newPresetsCmd(),
+		newServeCmd(),
 	)
 	return root
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/motorpool/motorpool/internal/config"
+	"github.com/motorpool/motorpool/internal/pg"
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+func newServeCmd() *cobra.Command {
+	var file string
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve -c FILE",
+		Short: "Run the proxy",
+		Long: `serve runs the PostgreSQL proxy described by FILE.
+
+Signals: SIGHUP reloads FILE (as does any change to it); an invalid new
+configuration is logged and the running one keeps serving. SIGTERM drains:
+motorpool stops accepting, lets transactions finish until --drain-timeout,
+then exits. SIGINT exits at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.ErrOrStderr(), file, drain)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "motorpool.yaml", "configuration file")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long SIGTERM waits for transactions to finish")
+	return cmd
+}
+
+func runServe(stderr io.Writer, file string, drain time.Duration) error {
+	cfg, err := loadOrReport(stderr, file)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log)
+	clientTLS, err := loadTLS(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	adapter := pg.New(pg.Config{TLS: clientTLS, RequireTLS: cfg.TLS.Mode == config.TLSRequire})
+	px, err := proxy.New(cfg, adapter, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		px.Close()
+		return err
+	}
+	log.Info("motorpool listening", "addr", ln.Addr().String(), "databases", len(cfg.Databases), "services", len(cfg.Services))
+
+	served := make(chan error, 1)
+	go func() { served <- px.Serve(ln) }()
+
+	reload := func(why string) {
+		next, err := config.Load(file)
+		if err != nil {
+			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)
+			return
+		}
+		changes := config.Diff(px.Config(), next)
+		if changes.Empty() {
+			return
+		}
+		if err := px.Reload(next); err != nil {
+			log.Error("reload failed; the running configuration keeps serving", "err", err)
+			return
+		}
+		log.Info("configuration reloaded", "why", why, "changes", changes.String())
+	}
+	stopWatch, err := watchFile(file, func() { reload("file changed") })
+	if err != nil {
+		log.Warn("not watching the configuration file; reload with SIGHUP", "err", err)
+	}
+	defer stopWatch()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-served:
+			px.Close()
+			if errors.Is(err, proxy.ErrClosed) {
+				return nil
+			}
+			return err
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				reload("SIGHUP")
+			case syscall.SIGTERM:
+				log.Info("draining", "timeout", drain)
+				ctx, cancel := context.WithTimeout(context.Background(), drain)
+				px.Shutdown(ctx)
+				cancel()
+				<-served
+				log.Info("stopped")
+				return nil
+			default:
+				log.Info("stopping")
+				px.Close()
+				<-served
+				return nil
+			}
+		}
+	}
+}
+
+// loadOrReport loads the configuration, printing its problems as check does.
+func loadOrReport(stderr io.Writer, file string) (*config.Config, error) {
+	cfg, err := config.Load(file)
+	if err != nil {
+		var errs config.Errors
+		if !errors.As(err, &errs) {
+			fmt.Fprintf(stderr, "%v\n", err)
+			return nil, exitError{exitInvalid}
+		}
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "%v\n", e)
+		}
+		return nil, exitError{exitInvalid}
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "warning: %v\n", w)
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadTLS returns the client-facing TLS configuration, nil when disabled.
+func loadTLS(c config.TLS) (*tls.Config, error) {
+	if c.Mode == config.TLSDisable || c.Mode == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}

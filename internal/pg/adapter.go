@@ -1,0 +1,172 @@
+package pg
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+// Config configures the client-facing side of the PostgreSQL adapter.
+type Config struct {
+	// TLS is the server certificate configuration for clients that send an
+	// SSLRequest. Nil answers 'N' (no TLS).
+	TLS *tls.Config
+	// RequireTLS refuses clients that do not encrypt (FATAL 28000).
+	RequireTLS bool
+	// LoginTimeout bounds the time from accept to the end of authentication. Zero
+	// means one minute.
+	LoginTimeout time.Duration
+	// DefaultResetQuery resets a server connection before another client uses it in
+	// session mode, or after session state motorpool cannot carry. Empty means
+	// "DISCARD ALL".
+	DefaultResetQuery string
+}
+
+// Adapter is motorpool's PostgreSQL protocol adapter. It implements proxy.Protocol.
+type Adapter struct {
+	cfg Config
+
+	cancelMu sync.Mutex
+	cancels  map[cancelKey]*relay // clients by the BackendKeyData motorpool gave them
+	nextPID  atomic.Uint32
+
+	wg sync.WaitGroup // cancel-forwarding goroutines
+}
+
+// New returns an adapter.
+func New(cfg Config) *Adapter {
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = time.Minute
+	}
+	if cfg.DefaultResetQuery == "" {
+		cfg.DefaultResetQuery = "DISCARD ALL"
+	}
+	a := &Adapter{cfg: cfg, cancels: make(map[cancelKey]*relay)}
+	a.nextPID.Store(1 << 30) // far from real process IDs, for tidiness only
+	return a
+}
+
+var _ proxy.Protocol = (*Adapter)(nil)
+
+// Name implements proxy.Protocol.
+func (a *Adapter) Name() string { return "postgres" }
+
+// Dial implements proxy.Protocol: it opens and authenticates a server connection.
+func (a *Adapter) Dial(ctx context.Context, t *proxy.Target) (proxy.Backend, error) {
+	sc, err := Dial(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Close waits for the adapter's own goroutines (cancel forwarding) to finish.
+func (a *Adapter) Close() { a.wg.Wait() }
+
+// Serve implements proxy.Protocol: it speaks with one client from its first byte to
+// its last.
+func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
+	r := &relay{a: a, conn: c.Conn}
+	r.rd.conn = c.Conn
+	defer r.close()
+	c.Conn.SetDeadline(time.Now().Add(a.cfg.LoginTimeout))
+	sp, err := a.negotiate(r)
+	if err != nil {
+		if errors.Is(err, errCancelRequest) {
+			return nil
+		}
+		return r.refuseLogin(err)
+	}
+	stop := context.AfterFunc(ctx, func() { r.close() })
+	defer stop()
+	sess, err := a.login(ctx, r, c, sp)
+	if err != nil {
+		return r.refuseLogin(err)
+	}
+	defer sess.Close()
+	defer a.unregister(r)
+	r.conn.SetDeadline(time.Time{})
+	err = r.run(ctx)
+	r.finish()
+	if errors.Is(err, errTerminate) || isDisconnect(err) {
+		return nil
+	}
+	return err
+}
+
+// refuseLogin sends a login failure to the client, when it is one the client should
+// see, and returns it for the proxy's log.
+func (r *relay) refuseLogin(err error) error {
+	var pe *Error
+	var se *ServerError
+	if errors.As(err, &pe) || errors.As(err, &se) {
+		r.write(appendError(nil, err))
+	}
+	return err
+}
+
+// negotiate reads startup packets until a StartupMessage: it answers SSLRequest and
+// GSSENCRequest and serves a CancelRequest.
+func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
+	for {
+		p, err := readStartupPacket(r.conn)
+		if err != nil {
+			return nil, err
+		}
+		switch p.code {
+		case codeSSL:
+			if err := a.startTLS(r); err != nil {
+				return nil, err
+			}
+		case codeGSSEnc:
+			if _, err := r.conn.Write([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case codeCancel:
+			a.handleCancel(p.body)
+			return nil, errCancelRequest
+		default:
+			sp, err := parseStartup(p.code, p.body)
+			if err != nil {
+				return nil, err
+			}
+			if _, encrypted := r.conn.(*tls.Conn); a.cfg.RequireTLS && !encrypted {
+				return nil, Fatalf(CodeInvalidAuthorization, "SSL is required: connect with sslmode=require")
+			}
+			return sp, nil
+		}
+	}
+}
+
+func (a *Adapter) startTLS(r *relay) error {
+	if _, encrypted := r.conn.(*tls.Conn); encrypted {
+		return Fatalf(CodeProtocolViolation, "SSLRequest on an encrypted connection")
+	}
+	if a.cfg.TLS == nil {
+		_, err := r.conn.Write([]byte{'N'})
+		return err
+	}
+	if _, err := r.conn.Write([]byte{'S'}); err != nil {
+		return err
+	}
+	tc := tls.Server(r.conn, a.cfg.TLS)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	r.conn, r.rd.conn = tc, tc
+	return nil
+}
+
+func isDisconnect(err error) bool {
+	var ne net.Error
+	return err == nil || errors.Is(err, net.ErrClosed) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}

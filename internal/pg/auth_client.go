@@ -1,0 +1,226 @@
+package pg
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/xdg-go/scram"
+
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+// maxAuthMessageLen bounds messages read during authentication.
+const maxAuthMessageLen = 16 << 10
+
+// authenticate runs the client's authentication exchange for user with creds, ending
+// with AuthenticationOk. A failure returns the error to send (28P01, 28000).
+func (r *relay) authenticate(ctx context.Context, user string, creds proxy.Credentials) error {
+	switch creds.Method {
+	case proxy.AuthTrust:
+		return nil
+	case proxy.AuthMD5:
+		return r.authMD5(ctx, user, creds)
+	}
+	return r.authSCRAM(ctx, user, creds)
+}
+
+func passwordFailed(user string) *Error {
+	return Fatalf(CodeInvalidPassword, "password authentication failed for user %q", user)
+}
+
+// secret returns the stored verifier for the user, looking it up if need be.
+func secret(ctx context.Context, creds proxy.Credentials) (string, error) {
+	if creds.Secret != "" || creds.Lookup == nil {
+		return creds.Secret, nil
+	}
+	s, err := creds.Lookup(ctx)
+	if err != nil {
+		return "", &Error{Severity: "FATAL", Code: CodeInvalidAuthorization, Message: "authentication lookup failed", Err: err}
+	}
+	return s, nil
+}
+
+func (r *relay) authMD5(ctx context.Context, user string, creds proxy.Credentials) error {
+	var salt [4]byte
+	rand.Read(salt[:])
+	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authMD5Password), salt[:]...)))
+	msg, err := r.readAuth(msgPassword)
+	if err != nil {
+		return err
+	}
+	var pm pgproto3.PasswordMessage
+	if err := pm.Decode(msg[headerLen:]); err != nil {
+		return Fatalf(CodeProtocolViolation, "invalid password packet")
+	}
+	stored := md5Secret(user, creds.Password)
+	if creds.Password == "" {
+		s, err := secret(ctx, creds)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(s, "md5") || len(s) != 35 {
+			return passwordFailed(user) // unknown user, or a SCRAM-only secret
+		}
+		stored = s
+	}
+	if !hmac.Equal([]byte(md5Salted(stored, salt[:])), []byte(pm.Password)) {
+		return passwordFailed(user)
+	}
+	return nil
+}
+
+func (r *relay) authSCRAM(ctx context.Context, user string, creds proxy.Credentials) error {
+	stored, known, err := r.a.verifier(ctx, creds)
+	if err != nil {
+		return err
+	}
+	srv, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return stored, nil })
+	if err != nil {
+		return err
+	}
+	conv := srv.NewConversation()
+	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authSASL), "SCRAM-SHA-256\x00\x00"...)))
+
+	msg, err := r.readAuth(msgPassword)
+	if err != nil {
+		return err
+	}
+	var first pgproto3.SASLInitialResponse
+	if err := first.Decode(msg[headerLen:]); err != nil || first.AuthMechanism != "SCRAM-SHA-256" {
+		return Fatalf(CodeProtocolViolation, "expected SASL response with mechanism SCRAM-SHA-256")
+	}
+	serverFirst, err := conv.Step(string(first.Data))
+	if err != nil {
+		return Fatalf(CodeProtocolViolation, "malformed SCRAM message: %v", err)
+	}
+	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authSASLContinue), serverFirst...)))
+
+	if msg, err = r.readAuth(msgPassword); err != nil {
+		return err
+	}
+	serverFinal, err := conv.Step(string(msg[headerLen:]))
+	if err != nil || !conv.Valid() || !known {
+		return passwordFailed(user)
+	}
+	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authSASLFinal), serverFinal...)))
+	return nil
+}
+
+// readAuth reads one message during authentication, which must be of type want.
+func (r *relay) readAuth(want byte) ([]byte, error) {
+	for {
+		h, ok, err := r.rd.peekHeader()
+		if err != nil {
+			return nil, Fatalf(CodeProtocolViolation, "invalid message length")
+		}
+		if ok {
+			if h.typ != want {
+				return nil, Fatalf(CodeProtocolViolation, "expected password response, got message type %d", h.typ)
+			}
+			if h.size > maxAuthMessageLen {
+				return nil, Fatalf(CodeProtocolViolation, "invalid message length")
+			}
+			return r.rd.whole(h, maxAuthMessageLen)
+		}
+		if err := r.rd.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// verifier returns the SCRAM credentials to check a client against, and whether they
+// are real (false: a mock for an unknown user, which always fails).
+func (a *Adapter) verifier(ctx context.Context, creds proxy.Credentials) (scram.StoredCredentials, bool, error) {
+	if creds.Password != "" {
+		return a.scramFromPassword(creds.Password), true, nil
+	}
+	s, err := secret(ctx, creds)
+	if err != nil {
+		return scram.StoredCredentials{}, false, err
+	}
+	if sc, ok := parseSCRAMSecret(s); ok {
+		return sc, true, nil
+	}
+	return a.mockVerifier(), false, nil
+}
+
+// verifiers caches SCRAM credentials derived from clear-text passwords: deriving costs
+// 4096 HMAC rounds.
+var verifiers sync.Map // password -> scram.StoredCredentials
+
+func (a *Adapter) scramFromPassword(password string) scram.StoredCredentials {
+	if v, ok := verifiers.Load(password); ok {
+		return v.(scram.StoredCredentials)
+	}
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil { // SASLprep refused the password: derive from the raw bytes
+		client, _ = scram.SHA256.NewClientUnprepped("", password, "")
+	}
+	sc := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	verifiers.Store(password, sc)
+	return sc
+}
+
+var mockOnce sync.Once
+var mock scram.StoredCredentials
+
+// mockVerifier is a random verifier no password matches, so an unknown user goes
+// through the same exchange as a known one.
+func (a *Adapter) mockVerifier() scram.StoredCredentials {
+	mockOnce.Do(func() {
+		pw := make([]byte, 32)
+		rand.Read(pw)
+		mock = a.scramFromPassword(base64.StdEncoding.EncodeToString(pw))
+	})
+	return mock
+}
+
+// parseSCRAMSecret parses PostgreSQL's stored SCRAM verifier:
+// SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>.
+func parseSCRAMSecret(s string) (scram.StoredCredentials, bool) {
+	rest, ok := strings.CutPrefix(s, "SCRAM-SHA-256$")
+	if !ok {
+		return scram.StoredCredentials{}, false
+	}
+	iterSalt, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return scram.StoredCredentials{}, false
+	}
+	iterStr, saltB64, ok := strings.Cut(iterSalt, ":")
+	storedB64, serverB64, ok2 := strings.Cut(keys, ":")
+	if !ok || !ok2 {
+		return scram.StoredCredentials{}, false
+	}
+	iters, err := strconv.Atoi(iterStr)
+	salt, err1 := base64.StdEncoding.DecodeString(saltB64)
+	stored, err2 := base64.StdEncoding.DecodeString(storedB64)
+	server, err3 := base64.StdEncoding.DecodeString(serverB64)
+	if err != nil || err1 != nil || err2 != nil || err3 != nil || iters <= 0 || len(stored) != 32 || len(server) != 32 {
+		return scram.StoredCredentials{}, false
+	}
+	return scram.StoredCredentials{KeyFactors: scram.KeyFactors{Salt: string(salt), Iters: iters}, StoredKey: stored, ServerKey: server}, true
+}
+
+// SCRAMSecret renders a password as a stored SCRAM-SHA-256 verifier, for configuration
+// files that should not hold clear-text passwords.
+func SCRAMSecret(password string) (string, error) {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil {
+		return "", fmt.Errorf("password: %w", err)
+	}
+	sc := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", sc.Iters, b64(salt), b64(sc.StoredKey), b64(sc.ServerKey)), nil
+}

@@ -1,0 +1,95 @@
+package pg
+
+// expectation says what the server owes for one message motorpool sent it, and what to
+// do with that response. The relay pushes one for every message that gets a response,
+// in the order the messages are sent; the pump pops them as responses arrive, so it
+// always knows which request a server message answers.
+type expectation struct {
+	kind expectKind
+	// drop discards the response instead of relaying it (messages motorpool injected).
+	drop bool
+	// synth is a message to emit to the client in place of a response, for requests
+	// motorpool answered itself (kind expectSynthetic).
+	synth byte
+	// note, when set, carries what motorpool must learn from the outcome of a simple
+	// query that changes session state (see stmtNote).
+	note *stmtNote
+}
+
+type expectKind uint8
+
+const (
+	expectParse          expectKind = iota + 1 // ParseComplete
+	expectBind                                 // BindComplete
+	expectClose                                // CloseComplete
+	expectDescribeStmt                         // ParameterDescription, then RowDescription or NoData
+	expectDescribePortal                       // RowDescription or NoData
+	expectExecute                              // rows…, then CommandComplete, EmptyQueryResponse or PortalSuspended
+	expectSync                                 // ReadyForQuery
+	expectQuery                                // anything, then ReadyForQuery (simple query, function call)
+	expectSynthetic                            // nothing from the server: emit synth when reached
+)
+
+// endsAtReady reports whether the expectation is met by ReadyForQuery.
+func (k expectKind) endsAtReady() bool { return k == expectSync || k == expectQuery }
+
+// completes reports whether server message typ is the last one owed for k (ErrorResponse
+// and ReadyForQuery are handled by the pump).
+func (k expectKind) completes(typ byte) bool {
+	switch k {
+	case expectParse:
+		return typ == msgParseComplete
+	case expectBind:
+		return typ == msgBindComplete
+	case expectClose:
+		return typ == msgCloseComplete
+	case expectDescribeStmt, expectDescribePortal:
+		return typ == msgRowDescription || typ == msgNoData
+	case expectExecute:
+		return typ == msgCommandComplete || typ == msgEmptyQueryResponse || typ == msgPortalSuspended
+	}
+	return false
+}
+
+// queue is a FIFO of expectations: a growable ring that allocates nothing in steady state.
+type queue struct {
+	buf        []expectation
+	head, size int
+}
+
+func (q *queue) len() int { return q.size }
+
+func (q *queue) push(e expectation) {
+	if q.size == len(q.buf) {
+		n := max(16, 2*len(q.buf))
+		nb := make([]expectation, n)
+		for i := range q.size {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = e
+	q.size++
+}
+
+// front returns the oldest expectation; ok is false when the queue is empty.
+func (q *queue) front() (e expectation, ok bool) {
+	if q.size == 0 {
+		return expectation{}, false
+	}
+	return q.buf[q.head], true
+}
+
+func (q *queue) pop() {
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+}
+
+// each calls fn for every expectation, oldest first.
+func (q *queue) each(fn func(expectation)) {
+	for i := range q.size {
+		fn(q.buf[(q.head+i)%len(q.buf)])
+	}
+}
+
+func (q *queue) reset() { q.head, q.size = 0, 0 }

@@ -1,0 +1,282 @@
+package pg
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// stmtNote is what the client relay noticed about a simple query that changes session
+// state, for the pump to act on once the server has answered.
+type stmtNote struct {
+	kind noteKind
+	// name and sql: the setting and the statement, for noteSet.
+	name, sql string
+	// failed is set by the pump when the query reported an error.
+	failed bool
+
+	// For noteProbe: the settings whose values the query's one row reports (in column
+	// order), the values read, the server's error, and done, closed at ReadyForQuery.
+	keys   []string
+	params map[string]string
+	err    error
+	done   chan struct{}
+}
+
+type noteKind uint8
+
+const (
+	// noteSet: SET name … outside a transaction block; the client keeps the setting on
+	// every server connection it uses from now on.
+	noteSet noteKind = iota + 1
+	// noteReset: RESET name or RESET ALL (name "").
+	noteReset
+	// noteDirty: session state motorpool cannot carry between server connections
+	// (temporary tables, session advisory locks, SQL PREPARE, WITH HOLD cursors, SET
+	// inside a transaction block); the server connection is reset before reuse.
+	noteDirty
+	// noteProbe: motorpool's own query at login, which applies the client's settings
+	// and reads back their values as the server normalised them.
+	noteProbe
+)
+
+// noteParameter records a ParameterStatus the server sent while working for client c:
+// the client changed a reported setting, which must follow it to other server
+// connections. Called with sc.mu held.
+func (sc *ServerConn) noteParameter(c *relay, msg []byte, internal bool) {
+	if internal || c == nil {
+		return
+	}
+	name, rest, ok := cstring(msg[headerLen:])
+	if !ok {
+		return
+	}
+	value, _, ok := cstring(rest)
+	if !ok || !settable(string(name)) {
+		return
+	}
+	base := sc.params[string(name)]
+	v := setting{value: string(value)}
+	c.settings.set(string(name), v, base)
+	sc.settings.set(string(name), v, base)
+}
+
+// probeRow records the row of a login probe. Called with sc.mu held.
+func (n *stmtNote) probeRow(msg []byte) {
+	var row pgproto3.DataRow
+	if row.Decode(msg[headerLen:]) != nil {
+		return
+	}
+	for i, v := range row.Values {
+		if i < len(n.keys) && v != nil {
+			n.params[n.keys[i]] = string(v)
+		}
+	}
+}
+
+// probeError records the error of a login probe. Called with sc.mu held.
+func (n *stmtNote) probeError(msg []byte) {
+	var se ServerError
+	if se.Decode(msg[headerLen:]) == nil && n.err == nil {
+		se.Severity, se.SeverityUnlocalized = "FATAL", "FATAL"
+		n.err = &se
+	}
+}
+
+// probeQuery returns the login probe: the settings sync, then one row with the values
+// of keys.
+func probeQuery(sync string, keys []string) string {
+	var b strings.Builder
+	b.WriteString(sync)
+	if len(keys) == 0 {
+		b.WriteString(";")
+		return b.String()
+	}
+	b.WriteString("SELECT ")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("pg_catalog.current_setting(")
+		b.WriteString(quoteLiteral(k))
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// applyNote acts on what a completed simple query did. Called with sc.mu held.
+func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
+	if n.kind == noteProbe {
+		close(n.done)
+		return
+	}
+	if n.failed {
+		return
+	}
+	if n.kind == noteDirty || sc.tx != txIdle {
+		sc.dirty = true
+		return
+	}
+	if c == nil {
+		return
+	}
+	switch n.kind {
+	case noteSet:
+		v := setting{value: n.sql, sql: true}
+		c.settings.set(n.name, v, "")
+		sc.settings.set(n.name, v, "")
+	case noteReset:
+		if n.name == "" {
+			c.settings.clear()
+			sc.settings.clear()
+			return
+		}
+		if _, ok := c.settings.vals[n.name]; ok {
+			delete(c.settings.vals, n.name)
+			c.settings.refresh()
+		}
+		if _, ok := sc.settings.vals[n.name]; ok {
+			delete(sc.settings.vals, n.name)
+			sc.settings.refresh()
+		}
+	}
+}
+
+// settable reports whether a reported parameter is one a client can change (and so one
+// motorpool carries between server connections).
+func settable(name string) bool {
+	switch name {
+	case "server_version", "server_encoding", "integer_datetimes", "is_superuser",
+		"session_authorization", "in_hot_standby", "scram_iterations",
+		"default_transaction_read_only":
+		return false
+	}
+	return true
+}
+
+// inspectQuery looks at the text of a simple query for statements that change session
+// state, and returns a note for the pump, or nil for ordinary queries. Only single
+// statements are recognised; a multi-statement string containing one is marked dirty.
+// Ordinary queries cost a byte scan and no allocation.
+func inspectQuery(q []byte) *stmtNote {
+	if bytes.Contains(q, []byte("advisory_lock")) || bytes.Contains(q, []byte("ADVISORY_LOCK")) ||
+		bytes.Contains(q, []byte("set_config")) {
+		if !bytes.Contains(q, []byte("xact")) {
+			return &stmtNote{kind: noteDirty}
+		}
+	}
+	i := 0
+	for i < len(q) && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r') {
+		i++
+	}
+	if i == len(q) {
+		return nil
+	}
+	if q[i] == '-' || q[i] == '/' {
+		return inspectStatement(string(q)) // a leading comment: look closer
+	}
+	j := i
+	for j < len(q) && q[j] > ' ' && q[j] != ';' && q[j] != '(' {
+		j++
+	}
+	if !stateKeyword(q[i:j]) {
+		return nil
+	}
+	return inspectStatement(string(q))
+}
+
+// stateKeyword reports whether a statement's first word may start one that changes
+// session state.
+func stateKeyword(w []byte) bool {
+	for _, k := range [...]string{"SET", "RESET", "DISCARD", "PREPARE", "LISTEN", "LOAD", "CREATE", "DECLARE"} {
+		if len(w) == len(k) && bytes.EqualFold(w, []byte(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// inspectStatement is inspectQuery's slow path, for queries that may change state.
+func inspectStatement(q string) *stmtNote {
+	s := strings.TrimSpace(stripComments(strings.TrimRight(q, "\x00")))
+	s = strings.TrimRight(s, "; \t\r\n")
+	word, rest := firstWord(s)
+	switch word {
+	case "SET":
+		if strings.ContainsRune(rest, ';') {
+			return &stmtNote{kind: noteDirty}
+		}
+		w2, after := firstWord(rest)
+		switch w2 {
+		case "LOCAL", "TRANSACTION", "CONSTRAINTS":
+			return nil // ends with the transaction
+		case "SESSION":
+			w3, _ := firstWord(after)
+			if w3 == "CHARACTERISTICS" || w3 == "AUTHORIZATION" {
+				return &stmtNote{kind: noteDirty}
+			}
+			w2, _ = firstWord(after)
+		case "ROLE":
+			return &stmtNote{kind: noteDirty}
+		}
+		name := strings.ToLower(strings.Trim(strings.TrimRight(w2, "=;"), `"`))
+		if name == "" {
+			return nil
+		}
+		return &stmtNote{kind: noteSet, name: name, sql: s}
+	case "RESET":
+		w2, _ := firstWord(rest)
+		if w2 == "ALL" || w2 == "" {
+			return &stmtNote{kind: noteReset}
+		}
+		return &stmtNote{kind: noteReset, name: strings.ToLower(strings.Trim(w2, `"`))}
+	case "DISCARD":
+		return &stmtNote{kind: noteReset}
+	case "PREPARE", "LISTEN", "LOAD":
+		return &stmtNote{kind: noteDirty}
+	case "CREATE":
+		w2, _ := firstWord(rest)
+		if w2 == "TEMP" || w2 == "TEMPORARY" || w2 == "LOCAL" || w2 == "GLOBAL" {
+			return &stmtNote{kind: noteDirty}
+		}
+	case "DECLARE":
+		if strings.Contains(strings.ToUpper(rest), "WITH HOLD") {
+			return &stmtNote{kind: noteDirty}
+		}
+	}
+	return nil
+}
+
+// firstWord splits the first whitespace-delimited word, upper-cased, off s.
+func firstWord(s string) (word, rest string) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	i := strings.IndexAny(s, " \t\r\n")
+	if i < 0 {
+		return strings.ToUpper(s), ""
+	}
+	return strings.ToUpper(s[:i]), s[i:]
+}
+
+// stripComments removes leading -- and /* */ comments.
+func stripComments(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s, "*/")
+			if i < 0 {
+				return ""
+			}
+			s = s[i+2:]
+		default:
+			return s
+		}
+	}
+}

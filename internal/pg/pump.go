@@ -1,0 +1,247 @@
+package pg
+
+import (
+	"errors"
+	"fmt"
+	"github.com/motorpool/motorpool/internal/proxy"
+	"io"
+)
+
+// pumpState is the pump's private state.
+type pumpState struct {
+	sc *ServerConn
+	rd reader
+	// out collects the bytes to send to the client when some messages of a chunk are
+	// dropped or synthesized; otherwise the chunk is written straight from rd.buf.
+	out []byte
+}
+
+// pump reads everything the server sends, for the connection's whole life, and relays
+// it to the bound client. It exits when the connection fails or is closed.
+func (sc *ServerConn) pump() {
+	defer close(sc.done)
+	p := &pumpState{sc: sc, rd: reader{conn: sc.conn, buf: make([]byte, serverBufSize)}}
+	for {
+		err := p.rd.fill()
+		if err == nil {
+			err = p.relay()
+		}
+		if err != nil {
+			sc.lost(err)
+			return
+		}
+	}
+}
+
+// relay handles every complete message buffered, and streams a message too large for
+// the buffer.
+func (p *pumpState) relay() error {
+	for {
+		h, ok, err := p.rd.peekHeader()
+		if err != nil {
+			return fmt.Errorf("server sent a malformed message: %w", err)
+		}
+		if !ok {
+			return nil
+		}
+		if p.rd.w-p.rd.r < h.size {
+			if h.size <= len(p.rd.buf) {
+				return nil // the rest is on its way
+			}
+			return p.streamLarge(h)
+		}
+		if err := p.chunk(); err != nil {
+			return err
+		}
+	}
+}
+
+// chunk relays the complete messages at the front of the buffer to the client bound
+// now, up to the first point where the connection may change hands, then settles it.
+func (p *pumpState) chunk() error {
+	sc := p.sc
+	start := p.rd.r
+	p.out = p.out[:0]
+	copying := false // whether output goes through p.out
+	sc.mu.Lock()
+	c := sc.client
+	settle := false
+	for !settle {
+		h, ok, err := p.rd.peekHeader()
+		if err != nil || !ok || p.rd.w-p.rd.r < h.size {
+			break
+		}
+		msg := p.rd.buf[p.rd.r : p.rd.r+h.size]
+		synth, forward, s, err := sc.route(c, msg)
+		if err != nil {
+			sc.mu.Unlock()
+			return err
+		}
+		settle = s
+		if (len(synth) > 0 || !forward) && !copying {
+			p.out = append(p.out, p.rd.buf[start:p.rd.r]...)
+			copying = true
+		}
+		if copying {
+			p.out = append(p.out, synth...)
+			if forward {
+				p.out = append(p.out, msg...)
+			}
+		}
+		p.rd.skip(h.size)
+	}
+	gone := c == nil || c.gone
+	sc.mu.Unlock()
+
+	if !gone {
+		if copying {
+			c.write(p.out)
+		} else if p.rd.r > start {
+			c.write(p.rd.buf[start:p.rd.r])
+		}
+	}
+	if settle {
+		sc.settleFromPump()
+	}
+	return nil
+}
+
+// streamLarge relays a message larger than the buffer without holding it whole.
+func (p *pumpState) streamLarge(h header) error {
+	sc := p.sc
+	msg := p.rd.buf[p.rd.r:p.rd.w] // a prefix of the message
+	sc.mu.Lock()
+	c := sc.client
+	synth, forward, settle, err := sc.route(c, msg)
+	gone := c == nil || c.gone
+	sc.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if settle {
+		return errors.New("oversized ReadyForQuery")
+	}
+	var w io.Writer
+	if !gone && forward {
+		w = c
+		if len(synth) > 0 {
+			c.write(synth)
+		}
+	}
+	return p.rd.stream(w, h.size)
+}
+
+// route decides what one server message does, under sc.mu: the bytes to emit before it
+// (answers motorpool owes the client), whether to relay it, and whether the connection
+// has answered everything it was sent (a point to settle it). msg may be only a
+// prefix of a large message.
+func (sc *ServerConn) route(c *relay, msg []byte) (synth []byte, forward, settle bool, err error) {
+	typ := msg[0]
+	// Answers motorpool synthesized for requests it handled itself come first, in order.
+	for {
+		e, ok := sc.q.front()
+		if !ok || e.kind != expectSynthetic {
+			break
+		}
+		synth = append(synth, e.synth, 0, 0, 0, 4)
+		sc.q.pop()
+	}
+	e, pending := sc.q.front()
+	bound := c != nil && !c.gone
+
+	switch typ {
+	case msgNoticeResponse, msgNotification:
+		return synth, bound && !e.drop, false, nil
+	case msgParameterStatus:
+		sc.noteParameter(c, msg, e.drop)
+		return synth, bound && !e.drop, false, nil
+	}
+	if pending && e.note != nil && e.note.kind == noteProbe {
+		switch typ {
+		case msgDataRow:
+			e.note.probeRow(msg)
+		case msgErrorResponse:
+			e.note.probeError(msg)
+		}
+	}
+	if !pending {
+		// Nothing was asked: only a FATAL error (the server is going away) is legitimate.
+		if typ == msgErrorResponse {
+			return synth, bound, false, nil
+		}
+		return nil, false, false, fmt.Errorf("server sent %q with no request pending", typ)
+	}
+	forward = bound && !e.drop
+	switch typ {
+	case msgErrorResponse:
+		if e.kind.endsAtReady() {
+			if e.note != nil {
+				e.note.failed = true
+			}
+			return synth, bound, false, nil // errors are relayed even for injected work
+		}
+		// An extended-protocol request failed: the server skips everything up to Sync.
+		for {
+			e, ok := sc.q.front()
+			if !ok || e.kind == expectSync || e.kind == expectQuery {
+				break
+			}
+			sc.q.pop()
+		}
+		return synth, bound, false, nil
+	case msgReadyForQuery:
+		if !e.kind.endsAtReady() {
+			return nil, false, false, fmt.Errorf("ReadyForQuery out of turn (waiting for %d)", e.kind)
+		}
+		if len(msg) < headerLen+1 {
+			return nil, false, false, errors.New("ReadyForQuery too short")
+		}
+		sc.tx = msg[headerLen]
+		sc.q.pop()
+		if e.note != nil {
+			sc.applyNote(c, e.note)
+		}
+		return synth, forward, sc.q.len() == 0, nil
+	}
+	if e.kind == expectSync {
+		return nil, false, false, fmt.Errorf("server sent %q before ReadyForQuery", typ)
+	}
+	if e.kind.completes(typ) {
+		sc.q.pop()
+	}
+	return synth, forward, false, nil
+}
+
+// lost handles a server connection that failed: the bound client, if any, cannot go
+// on with its session and is told so.
+func (sc *ServerConn) lost(err error) {
+	sc.mu.Lock()
+	if sc.err == nil {
+		sc.err = err
+	}
+	c := sc.client
+	pending := sc.q.len() > 0 || sc.tx != txIdle
+	sc.q.each(func(e expectation) {
+		if e.note != nil && e.note.kind == noteProbe {
+			e.note.err = Fatalf(CodeConnectionFailure, "server connection lost: %v", err)
+			close(e.note.done)
+		}
+	})
+	sc.q.reset()
+	var lease proxy.Lease
+	tell := false
+	if c != nil {
+		lease = sc.unbindLocked()
+		tell = !c.gone && (pending || c.sess.Mode() == proxy.ModeSession)
+	}
+	sc.mu.Unlock()
+	sc.broken.Store(true)
+	sc.conn.Close()
+	if c == nil {
+		return
+	}
+	if tell {
+		c.abort(Fatalf(CodeConnectionFailure, "server connection lost"), err)
+	}
+	c.sess.Destroy(lease, err)
+}

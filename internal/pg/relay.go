@@ -1,0 +1,471 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+// relay is one client connection after login: it reads the client's messages and
+// writes them to the bound server connection. Only the client's goroutine runs its
+// methods, except write and those documented otherwise.
+type relay struct {
+	a    *Adapter
+	conn net.Conn
+	rd   reader
+	sess *proxy.Session
+
+	// server is the bound server connection, nil when none. The client goroutine binds;
+	// the server's pump unbinds when it releases the connection.
+	server atomic.Pointer[ServerConn]
+
+	// gone is set, under the bound server's mu, when the client has left or is being
+	// ended; the pump then discards what the server sends. settings is the session
+	// state the client expects; while bound it changes only under the server's mu.
+	gone     bool
+	settings settings
+
+	wmu  sync.Mutex // serializes writes to the client
+	werr error      // first write error; later writes are dropped
+
+	out        []byte // messages for the server, batched until the client stops sending
+	skipToSync bool   // after an error in an extended-protocol batch, discard until Sync
+
+	// probe, when set, makes the next bind run it (login; see Adapter.start).
+	probe *stmtNote
+	// sessionPID is the server process ID a session-mode client was given; key is the
+	// BackendKeyData it was given.
+	sessionPID uint32
+	key        cancelKey
+
+	closeOnce sync.Once
+}
+
+var errTerminate = errors.New("client sent Terminate")
+
+// Write implements io.Writer for the pump: bytes for the client.
+func (r *relay) Write(b []byte) (int, error) {
+	r.write(b)
+	return len(b), nil
+}
+
+// write sends b to the client. Errors are remembered and end the client's session
+// through its reading goroutine; a dead client's output is dropped. Safe for concurrent
+// use.
+func (r *relay) write(b []byte) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if r.werr != nil {
+		return
+	}
+	if _, err := r.conn.Write(b); err != nil {
+		r.werr = err
+		r.conn.Close()
+	}
+}
+
+// abort tells the client about a fatal condition and closes its connection. Safe for
+// concurrent use.
+func (r *relay) abort(e *Error, cause error) {
+	e.Err = cause
+	r.write(appendError(nil, e))
+	r.close()
+}
+
+func (r *relay) close() { r.closeOnce.Do(func() { r.conn.Close() }) }
+
+// run relays the client's messages until it leaves.
+func (r *relay) run(ctx context.Context) error {
+	defer r.rd.release()
+	for {
+		if r.rd.empty() {
+			r.rd.release()
+			if err := waitReadable(r.conn); err != nil {
+				return err
+			}
+		}
+		if err := r.rd.fill(); err != nil {
+			return err
+		}
+		if err := r.process(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// process handles the complete messages buffered, then sends the batch to the server.
+func (r *relay) process(ctx context.Context) error {
+	var sc *ServerConn // where r.out goes
+	flush := func() {
+		if len(r.out) > 0 {
+			sc.send(r.out)
+			r.out = r.out[:0]
+		}
+	}
+	defer flush()
+	for {
+		h, ok, err := r.rd.peekHeader()
+		if err != nil {
+			return r.violation("invalid message length")
+		}
+		if !ok {
+			return nil
+		}
+		if r.rd.w-r.rd.r < h.size {
+			if h.size <= len(r.rd.buf) {
+				return nil // wait for the rest
+			}
+			flush()
+			return r.streamLarge(ctx, h)
+		}
+		msg := r.rd.buf[r.rd.r : r.rd.r+h.size]
+		next, err := r.handle(ctx, sc, msg)
+		r.rd.skip(h.size)
+		if err != nil {
+			return err
+		}
+		if next != sc && sc != nil {
+			flush()
+		}
+		sc = next
+	}
+}
+
+// handle routes one client message. It returns the server connection the message (and
+// the batch it belongs to) goes to, or nil if it was consumed here.
+func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*ServerConn, error) {
+	typ := msg[0]
+	if typ == msgTerminate {
+		return nil, errTerminate
+	}
+	if r.skipToSync {
+		if typ == msgSync {
+			r.skipToSync = false
+			r.write(readyIdle)
+		}
+		return cur, nil
+	}
+	e, needsServer, err := expectFor(msg)
+	if err != nil {
+		return nil, r.violation(err.Error())
+	}
+	if !needsServer && r.server.Load() == nil {
+		return cur, nil // Flush or stray copy data with nothing bound: nothing to do
+	}
+	sc, err := r.lock(ctx)
+	if err != nil {
+		return cur, r.refuse(typ, err)
+	}
+	if cur != nil && cur != sc {
+		// The batch so far was for a connection released meanwhile: impossible while
+		// it owes responses, so the batch holds only messages without any.
+		sc.mu.Unlock()
+		cur.send(r.out)
+		r.out = r.out[:0]
+		sc.mu.Lock()
+	}
+	if e.kind != 0 {
+		if typ == msgQuery {
+			e.note = inspectQuery(msg[headerLen:])
+		}
+		sc.q.push(e)
+	}
+	sc.mu.Unlock()
+	r.out = append(r.out, msg...)
+	return sc, nil
+}
+
+// expectFor returns the expectation a client message creates, and whether the message
+// needs a server connection.
+func expectFor(msg []byte) (e expectation, needsServer bool, err error) {
+	switch msg[0] {
+	case msgQuery, msgFunctionCall:
+		return expectation{kind: expectQuery}, true, nil
+	case msgParse:
+		return expectation{kind: expectParse}, true, nil
+	case msgBind:
+		return expectation{kind: expectBind}, true, nil
+	case msgExecute:
+		return expectation{kind: expectExecute}, true, nil
+	case msgClose:
+		return expectation{kind: expectClose}, true, nil
+	case msgSync:
+		return expectation{kind: expectSync}, true, nil
+	case msgDescribe:
+		if len(msg) > headerLen && msg[headerLen] == 'S' {
+			return expectation{kind: expectDescribeStmt}, true, nil
+		}
+		return expectation{kind: expectDescribePortal}, true, nil
+	case msgFlush, msgCopyData, msgCopyDone, msgCopyFail:
+		return expectation{}, false, nil
+	}
+	return expectation{}, false, Fatalf(CodeProtocolViolation, "invalid frontend message type %d", msg[0])
+}
+
+// streamLarge forwards a message too large for the buffer (COPY data, a huge query or
+// bind) without holding it whole.
+func (r *relay) streamLarge(ctx context.Context, h header) error {
+	prefix := r.rd.buf[r.rd.r:r.rd.w]
+	if r.skipToSync {
+		return r.rd.stream(nil, h.size)
+	}
+	e, needsServer, err := expectFor(prefix)
+	if err != nil {
+		return r.violation(err.Error())
+	}
+	if !needsServer && r.server.Load() == nil {
+		return r.rd.stream(nil, h.size)
+	}
+	sc, err := r.lock(ctx)
+	if err != nil {
+		if err := r.rd.stream(nil, h.size); err != nil {
+			return err
+		}
+		return r.refuse(h.typ, err)
+	}
+	if e.kind != 0 {
+		sc.q.push(e)
+	}
+	sc.mu.Unlock()
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	if len(r.out) > 0 {
+		sc.writeLocked(r.out)
+		r.out = r.out[:0]
+	}
+	return r.rd.stream(serverWriter{sc}, h.size)
+}
+
+// lock returns the bound server connection with its mu held, binding one first if the
+// client has none.
+func (r *relay) lock(ctx context.Context) (*ServerConn, error) {
+	for {
+		sc := r.server.Load()
+		if sc == nil {
+			var err error
+			if sc, err = r.bind(ctx); err != nil {
+				return nil, err
+			}
+		}
+		sc.mu.Lock()
+		if sc.client == r {
+			return sc, nil
+		}
+		sc.mu.Unlock() // released by its pump meanwhile
+	}
+}
+
+// bind acquires a server connection from the client's pool and brings its session
+// state in line with the client's.
+func (r *relay) bind(ctx context.Context) (*ServerConn, error) {
+	lease, err := r.sess.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := lease.Backend().(*ServerConn)
+	sc.mu.Lock()
+	sc.client, sc.lease = r, lease
+	var pre []byte
+	if sc.dirty {
+		sc.q.push(expectation{kind: expectQuery, drop: true})
+		pre = appendQuery(pre, r.a.resetQuery(r.sess))
+		sc.settings.clear()
+		sc.dirty = false
+	}
+	q := syncStatements(sc.settings, &r.settings)
+	if r.probe != nil {
+		q = probeQuery(q, r.probe.keys)
+	}
+	if q != "" {
+		sc.q.push(expectation{kind: expectQuery, drop: true, note: r.probe})
+		pre = appendQuery(pre, q)
+		sc.settings.copyFrom(&r.settings)
+		r.probe = nil
+	}
+	sc.mu.Unlock()
+	r.server.Store(sc)
+	if len(pre) > 0 {
+		sc.send(pre)
+	}
+	return sc, nil
+}
+
+// refuse reports an error for a message that could not get a server connection, the
+// way PostgreSQL reports a failed statement: an ErrorResponse, then ReadyForQuery at
+// once for a simple query, or at the next Sync for the extended protocol.
+func (r *relay) refuse(typ byte, err error) error {
+	perr := r.a.acquireError(err)
+	if perr.Fatal() {
+		r.abort(perr, err)
+		return err
+	}
+	r.write(appendError(nil, perr))
+	switch typ {
+	case msgQuery, msgFunctionCall:
+		r.write(readyIdle)
+	case msgSync:
+		r.write(readyIdle)
+	default:
+		r.skipToSync = true
+	}
+	return nil
+}
+
+// violation ends a client that broke the protocol.
+func (r *relay) violation(what string) error {
+	err := Fatalf(CodeProtocolViolation, "%s", what)
+	r.abort(err, nil)
+	return err
+}
+
+// finish settles the bound server connection when the client leaves: a clean one goes
+// back to its pool (reset first in session mode), one left inside a transaction is
+// rolled back, one still busy is cancelled and drained by its pump.
+func (r *relay) finish() {
+	sc := r.server.Load()
+	if sc == nil {
+		return
+	}
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	sc.mu.Lock()
+	if sc.client != r {
+		sc.mu.Unlock()
+		return
+	}
+	r.gone = true
+	var out []byte
+	switch {
+	case sc.q.len() > 0:
+		// Still busy: cancel the work and let the pump drain it; whatever state the
+		// session is left in is reset by the next client.
+		sc.dirty = true
+		sc.mu.Unlock()
+		r.a.cancelServer(sc, r)
+		return
+	case sc.tx != txIdle:
+		sc.q.push(expectation{kind: expectQuery, drop: true})
+		out = appendQuery(out, "ROLLBACK")
+	}
+	if r.sess.Mode() == proxy.ModeSession || sc.dirty {
+		sc.q.push(expectation{kind: expectQuery, drop: true})
+		out = appendQuery(out, r.a.resetQuery(r.sess))
+		sc.settings.clear()
+		sc.dirty = false
+	}
+	if len(out) == 0 {
+		lease := sc.unbindLocked()
+		sc.mu.Unlock()
+		sc.release(r.sess, lease)
+		return
+	}
+	sc.mu.Unlock()
+	sc.writeLocked(out)
+}
+
+// appendQuery appends a simple Query message.
+func appendQuery(dst []byte, q string) []byte {
+	dst = appendHeader(dst, msgQuery, len(q)+1)
+	return append(append(dst, q...), 0)
+}
+
+// readyIdle is ReadyForQuery('I').
+var readyIdle = []byte{msgReadyForQuery, 0, 0, 0, 5, txIdle}
+
+// serverWriter writes to a server connection whose wmu the caller holds.
+type serverWriter struct{ sc *ServerConn }
+
+func (w serverWriter) Write(b []byte) (int, error) {
+	w.sc.writeLocked(b)
+	return len(b), nil
+}
+
+var _ io.Writer = serverWriter{}
+
+// send writes b to the server.
+func (sc *ServerConn) send(b []byte) {
+	sc.wmu.Lock()
+	sc.writeLocked(b)
+	sc.wmu.Unlock()
+}
+
+// writeLocked writes b to the server; the caller holds sc.wmu. A failure breaks the
+// connection, and its pump then tells the bound client.
+func (sc *ServerConn) writeLocked(b []byte) {
+	if sc.broken.Load() {
+		return
+	}
+	if _, err := sc.conn.Write(b); err != nil {
+		sc.fail(err)
+	}
+}
+
+// unbindLocked detaches the bound client and returns the lease. Called with sc.mu held.
+func (sc *ServerConn) unbindLocked() proxy.Lease {
+	c := sc.client
+	lease := sc.lease
+	sc.client, sc.lease = nil, proxy.Lease{}
+	c.server.CompareAndSwap(sc, nil)
+	return lease
+}
+
+// release returns the connection to its pool, or, while a cancel request for it is in
+// flight, leaves that to the cancel.
+func (sc *ServerConn) release(s *proxy.Session, lease proxy.Lease) {
+	sc.mu.Lock()
+	if sc.cancels > 0 {
+		sc.releaseAfterCancel, sc.pendingLease, sc.pendingSess = true, lease, s
+		sc.mu.Unlock()
+		return
+	}
+	sc.mu.Unlock()
+	s.Release(lease)
+}
+
+// settleFromPump is called by the pump after it relayed a ReadyForQuery that left
+// nothing owed: it applies the client's pool mode.
+func (sc *ServerConn) settleFromPump() {
+	sc.mu.Lock()
+	c := sc.client
+	if c == nil || sc.q.len() > 0 {
+		sc.mu.Unlock()
+		return
+	}
+	if c.gone {
+		lease := sc.unbindLocked()
+		clean := sc.tx == txIdle
+		sc.mu.Unlock()
+		if clean {
+			sc.release(c.sess, lease)
+		} else {
+			c.sess.Destroy(lease, errors.New("client left inside a transaction"))
+		}
+		return
+	}
+	switch c.sess.Mode().Decide(txState(sc.tx)) {
+	case proxy.Release:
+		lease := sc.unbindLocked()
+		sc.mu.Unlock()
+		sc.release(c.sess, lease)
+	case proxy.Violation:
+		sc.mu.Unlock()
+		c.abort(Fatalf(CodeFeatureNotSupported, "transaction blocks are not allowed in statement pooling mode"), nil)
+	default:
+		sc.mu.Unlock()
+	}
+}
+
+func txState(b byte) proxy.TxState {
+	switch b {
+	case txInBlock:
+		return proxy.TxActive
+	case txFailed:
+		return proxy.TxFailed
+	}
+	return proxy.TxIdle
+}

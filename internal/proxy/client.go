@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ClientState is where a client connection stands.
+type ClientState uint8
+
+const (
+	// StateLogin: connected, not yet authenticated.
+	StateLogin ClientState = iota
+	// StateIdle: logged in, holding no server connection.
+	StateIdle
+	// StateWaiting: waiting for a server connection.
+	StateWaiting
+	// StateActive: holding a server connection.
+	StateActive
+)
+
+func (s ClientState) String() string {
+	switch s {
+	case StateIdle:
+		return "idle"
+	case StateWaiting:
+		return "waiting"
+	case StateActive:
+		return "active"
+	}
+	return "login"
+}
+
+// Client is one accepted client connection.
+type Client struct {
+	// ID is unique within the process.
+	ID uint64
+	// Conn is the client's connection. The adapter may wrap it (TLS) but closes the
+	// original only through the proxy.
+	Conn net.Conn
+	// Accepted is when the connection was accepted.
+	Accepted time.Time
+
+	proxy  *Proxy
+	holder string // label of the client's leases: "client 42 127.0.0.1:5555"
+	over   bool   // accepted beyond max_client_connections: refused at login
+
+	state atomic.Uint32 // ClientState
+
+	mu                                sync.Mutex // protects the fields below
+	database, user, application, pool string
+}
+
+func newClient(p *Proxy, id uint64, conn net.Conn) *Client {
+	return &Client{
+		ID: id, Conn: conn, Accepted: time.Now(), proxy: p,
+		holder: fmt.Sprintf("client %d %s", id, conn.RemoteAddr()),
+	}
+}
+
+func (c *Client) setState(s ClientState) { c.state.Store(uint32(s)) }
+
+// State returns where the client stands.
+func (c *Client) State() ClientState { return ClientState(c.state.Load()) }
+
+// ClientInfo describes a client connection, for listings.
+type ClientInfo struct {
+	ID          uint64
+	Remote      string
+	Accepted    time.Time
+	State       ClientState
+	Database    string
+	User        string
+	Application string
+	Pool        string
+}
+
+// Info returns a snapshot of the client.
+func (c *Client) Info() ClientInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ClientInfo{
+		ID: c.ID, Remote: c.Conn.RemoteAddr().String(), Accepted: c.Accepted, State: c.State(),
+		Database: c.database, User: c.user, Application: c.application, Pool: c.pool,
+	}
+}

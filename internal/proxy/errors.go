@@ -1,0 +1,46 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/motorpool/motorpool/pool"
+)
+
+// Routing refusals. Adapters turn them into the client protocol's errors.
+var (
+	// ErrUnknownDatabase: no configured database has the name the client asked for.
+	ErrUnknownDatabase = errors.New("unknown database")
+	// ErrTooManyClients: max_client_connections is reached.
+	ErrTooManyClients = errors.New("too many client connections")
+	// ErrShuttingDown: the proxy is draining and takes no new sessions.
+	ErrShuttingDown = errors.New("shutting down")
+)
+
+// AcquireError says why a client got no server connection: its pool was exhausted,
+// the database was unreachable, or the pool closed.
+type AcquireError struct {
+	Pool string // the pool's name
+	pool.AcquireError
+}
+
+func (e *AcquireError) Error() string {
+	switch e.Reason {
+	case pool.FailExhausted:
+		return fmt.Sprintf("pool %q exhausted: %d/%d server connections in use and %d clients waiting; waited %v (raise connection_limit or pool_timeout)",
+			e.Pool, e.Active, e.Max, e.Waiting, e.Waited.Round(msRound))
+	case pool.FailUnreachable:
+		return fmt.Sprintf("database of pool %q unreachable after %v: %v", e.Pool, e.Waited.Round(msRound), e.Err)
+	case pool.FailClosed:
+		return fmt.Sprintf("pool %q is closed", e.Pool)
+	}
+	return fmt.Sprintf("pool %q: gave up waiting after %v: %v", e.Pool, e.Waited.Round(msRound), e.Err)
+}
+
+func (e *AcquireError) Unwrap() error { return &e.AcquireError }
+
+// Unreachable reports whether the database could not be reached.
+func (e *AcquireError) Unreachable() bool { return e.Reason == pool.FailUnreachable }
+
+// Closed reports whether the pool was closed.
+func (e *AcquireError) Closed() bool { return e.Reason == pool.FailClosed }

@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/motorpool/motorpool/internal/config"
+	"github.com/motorpool/motorpool/pool"
+)
+
+const msRound = time.Millisecond
+
+// Pool is the server connections of one database (for one server user), or of one
+// service, with the settings they were built from.
+type Pool struct {
+	// Name identifies the pool in logs, metrics and the admin console: the database
+	// name, "database/service" for a service's pool, or "database.user" for a
+	// per-user pool.
+	Name     string
+	Database string
+	Service  string // "" for a database's own pool
+	// User is the user server connections log in as.
+	User       string
+	Mode       Mode
+	ResetQuery string
+	// Target is where and how server connections are opened. Read-only.
+	Target *Target
+
+	core     *pool.Pool[Backend]
+	settings atomic.Pointer[config.Pool] // a reload may resize the pool in place
+
+	attachOnce sync.Once
+	attached   any
+
+	sessions atomic.Int64 // open sessions
+	retired  atomic.Bool  // replaced by a reload; closes when its last session ends
+	Counters Counters
+}
+
+// Counters are a pool's traffic counters.
+type Counters struct {
+	Sessions     atomic.Uint64 // sessions opened
+	Transactions atomic.Uint64 // leases released (units of work served)
+	TxTimeNanos  atomic.Uint64 // time leases were held
+}
+
+// Settings returns the pool's resolved settings.
+func (p *Pool) Settings() config.Pool { return *p.settings.Load() }
+
+// Core returns the pool core, for statistics and connection listings.
+func (p *Pool) Core() *pool.Pool[Backend] { return p.core }
+
+// Attachment returns the value an adapter keeps with the pool, creating it with
+// init the first time.
+func (p *Pool) Attachment(init func() any) any {
+	p.attachOnce.Do(func() { p.attached = init() })
+	return p.attached
+}
+
+// poolSpec is what a pool is built from.
+type poolSpec struct {
+	name, database, service string
+	settings                config.Pool
+	url                     config.URL
+	user, password          string
+	session                 map[string]string
+	resetQuery              string
+	allowCleartext          bool
+}
+
+// newPool builds a pool; its connections are dialed by proto.
+func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool, error) {
+	mode, err := ParseMode(string(s.settings.Mode))
+	if err != nil {
+		return nil, err
+	}
+	t, err := target(s)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{
+		Name: s.name, Database: s.database, Service: s.service, User: s.user,
+		Mode: mode, ResetQuery: s.resetQuery, Target: t,
+	}
+	p.settings.Store(&s.settings)
+	st := s.settings
+	cfg := pool.Config[Backend]{
+		Dial:              func(ctx context.Context) (Backend, error) { return proto.Dial(ctx, t) },
+		Close:             func(b Backend) { b.Close() },
+		MinSize:           st.MinConnections,
+		MaxSize:           st.ConnectionLimit,
+		MaxConnecting:     st.MaxConnecting,
+		AcquireTimeout:    st.PoolTimeout,
+		ConnectTimeout:    st.ConnectTimeout,
+		IdleTimeout:       orNever(st.IdleTimeout),
+		MaxLifetime:       orNever(st.MaxLifetime),
+		ValidationTimeout: st.ValidationTimeout,
+		ValidateIdleAfter: -1, // adapters check Usable on every acquire, for free
+	}
+	if onEvent != nil {
+		cfg.OnEvent = func(e pool.Event) { onEvent(p, e) }
+	}
+	if p.core, err = pool.New(cfg); err != nil {
+		return nil, fmt.Errorf("pool %s: %w", s.name, err)
+	}
+	return p, nil
+}
+
+// orNever maps the configuration's "0 = never" to the pool's "negative = never".
+func orNever(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// target builds the dial target of a pool.
+func target(s poolSpec) (*Target, error) {
+	t := &Target{
+		User:           s.user,
+		Password:       s.password,
+		Database:       s.url.DBName,
+		Params:         s.session,
+		AllowCleartext: s.allowCleartext,
+	}
+	for _, h := range s.url.Hosts {
+		if strings.HasPrefix(h.Host, "/") {
+			t.Addresses = append(t.Addresses, fmt.Sprintf("%s/.s.PGSQL.%d", h.Host, h.Port))
+			continue
+		}
+		t.Addresses = append(t.Addresses, net.JoinHostPort(h.Host, strconv.Itoa(h.Port)))
+	}
+	host := ""
+	if len(s.url.Hosts) > 0 {
+		host = s.url.Hosts[0].Host
+	}
+	switch s.url.SSLMode {
+	case config.SSLDisable, "":
+	case config.SSLAllow, config.SSLPrefer:
+		t.TLS = &tls.Config{InsecureSkipVerify: true, ServerName: host}
+	case config.SSLRequire:
+		t.TLS, t.TLSRequired = &tls.Config{InsecureSkipVerify: true, ServerName: host}, true
+	case config.SSLVerifyCA, config.SSLVerifyFull:
+		t.TLS, t.TLSRequired = &tls.Config{ServerName: host}, true
+	default:
+		return nil, fmt.Errorf("unsupported sslmode %q", s.url.SSLMode)
+	}
+	return t, nil
+}

@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"sync"
+
+	"github.com/motorpool/motorpool/internal/config"
+)
+
+// registry is one configuration's routing table: its pools by key. A reload builds a
+// new registry that takes over the pools whose settings did not change.
+type registry struct {
+	cfg *config.Config
+
+	mu    sync.Mutex       // protects pools
+	pools map[string]*Pool // by poolKey
+}
+
+// poolKey identifies a pool within a registry: database, service ("" for the
+// database's own pool) and, for databases whose URL names no user, the client user.
+func poolKey(db, service, user string) string { return db + "\x00" + service + "\x00" + user }
+
+// poolFor returns the pool a client goes to, creating it on first use.
+func (r *registry) poolFor(p *Proxy, db *config.Database, req RouteRequest) (*Pool, error) {
+	var svc *config.Service
+	for _, s := range r.cfg.Services {
+		if s.Database == db.Name && matches(s, req) {
+			svc = s
+			break
+		}
+	}
+	user := ""
+	if db.URL.User == "" {
+		user = req.User // connections log in as the client
+	}
+	service := ""
+	if svc != nil {
+		service = svc.Name
+	}
+	key := poolKey(db.Name, service, user)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pl := r.pools[key]; pl != nil {
+		return pl, nil
+	}
+	pl, err := newPool(p.proto, r.specFor(db, svc, user), p.poolEvent)
+	if err != nil {
+		return nil, err
+	}
+	r.pools[key] = pl
+	return pl, nil
+}
+
+// specFor returns what a pool of db (or of service svc) for user is built from.
+func (r *registry) specFor(db *config.Database, svc *config.Service, user string) poolSpec {
+	s := poolSpec{
+		name: db.Name, database: db.Name, settings: db.Pool, url: db.URL,
+		user: db.URL.User, password: db.URL.Password, session: db.Session,
+		resetQuery: db.ResetQuery, allowCleartext: db.ServerCleartextPassword,
+	}
+	if svc != nil {
+		s.name, s.service, s.settings, s.session = db.Name+"/"+svc.Name, svc.Name, svc.Pool, svc.Session
+	}
+	if user != "" {
+		s.name += "." + user
+		s.user, s.password = user, ""
+		for _, u := range r.cfg.Auth.Users {
+			if u.Name == user && u.Password.PasswordKind() == config.PasswordCleartext {
+				s.password = string(u.Password)
+			}
+		}
+	}
+	return s
+}
+
+// all returns the registry's pools.
+func (r *registry) all() []*Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Pool, 0, len(r.pools))
+	for _, pl := range r.pools {
+		out = append(out, pl)
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"context"
+	"path"
+
+	"github.com/motorpool/motorpool/internal/config"
+)
+
+// RouteRequest is what a client asked for at login.
+type RouteRequest struct {
+	Database    string
+	User        string
+	Application string
+}
+
+// Route is where a client goes: its pool and how it must authenticate.
+type Route struct {
+	Pool        *Pool
+	Credentials Credentials
+	client      *Client
+}
+
+// AuthQuerier is implemented by adapters that can look a user's stored password up
+// in the database (auth_query).
+type AuthQuerier interface {
+	// LookupSecret runs query on t with user as its one parameter and returns the
+	// stored verifier, or "" if the user is unknown.
+	LookupSecret(ctx context.Context, t *Target, query, user string) (string, error)
+}
+
+// Route finds the pool and the credentials for a client's login. It returns
+// ErrUnknownDatabase, ErrTooManyClients or ErrShuttingDown.
+func (c *Client) Route(req RouteRequest) (*Route, error) {
+	p := c.proxy
+	if p.draining.Load() {
+		return nil, ErrShuttingDown
+	}
+	if c.over {
+		return nil, ErrTooManyClients
+	}
+	reg := p.reg.Load()
+	db := reg.cfg.Database(req.Database)
+	if db == nil {
+		return nil, ErrUnknownDatabase
+	}
+	pl, err := reg.poolFor(p, db, req)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.database, c.user, c.application, c.pool = req.Database, req.User, req.Application, pl.Name
+	c.mu.Unlock()
+	return &Route{Pool: pl, Credentials: reg.credentials(p, db, req.User), client: c}, nil
+}
+
+// Open starts the client's session on the route's pool, once it has authenticated.
+func (rt *Route) Open(c *Client) (*Session, error) {
+	if c.proxy.draining.Load() {
+		return nil, ErrShuttingDown
+	}
+	rt.Pool.sessions.Add(1)
+	rt.Pool.Counters.Sessions.Add(1)
+	c.setState(StateIdle)
+	return &Session{client: c, pool: rt.Pool}, nil
+}
+
+// matches reports whether a client belongs to service s.
+func matches(s *config.Service, req RouteRequest) bool {
+	if s.Match.User != "" {
+		if ok, _ := path.Match(s.Match.User, req.User); !ok {
+			return false
+		}
+	}
+	if s.Match.ApplicationName != "" {
+		if ok, _ := path.Match(s.Match.ApplicationName, req.Application); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// credentials returns what user must authenticate against for database db: a user
+// of auth.users, else the database URL's own user and password, else auth_query.
+func (r *registry) credentials(p *Proxy, db *config.Database, user string) Credentials {
+	cr := Credentials{}
+	switch r.cfg.Auth.Type {
+	case config.AuthTrust:
+		cr.Method = AuthTrust
+	case config.AuthMD5:
+		cr.Method = AuthMD5
+	}
+	for _, u := range r.cfg.Auth.Users {
+		if u.Name == user {
+			if u.Password.PasswordKind() == config.PasswordCleartext {
+				cr.Password = string(u.Password)
+			} else {
+				cr.Secret = string(u.Password)
+			}
+			return cr
+		}
+	}
+	if db.URL.User == user && db.URL.Password != "" {
+		cr.Password = db.URL.Password
+		return cr
+	}
+	if q := r.cfg.Auth.Query; q != nil {
+		if aq, ok := p.proto.(AuthQuerier); ok {
+			t := *r.authTarget(db)
+			cr.Lookup = func(ctx context.Context) (string, error) {
+				return aq.LookupSecret(ctx, &t, q.Query, user)
+			}
+		}
+	}
+	return cr
+}
+
+// authTarget returns where auth_query runs: the database, as the auth user.
+func (r *registry) authTarget(db *config.Database) *Target {
+	s := r.specFor(db, nil, "")
+	s.user, s.password = r.cfg.Auth.Query.User, string(r.cfg.Auth.Query.Password)
+	t, err := target(s)
+	if err != nil {
+		return &Target{}
+	}
+	return t
+}

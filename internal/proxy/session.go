@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/motorpool/motorpool/pool"
+)
+
+// Session is one client's use of one pool: the proxy's half of a client connection
+// after login. The adapter acquires a server connection through it whenever the client
+// needs one, and releases it when the pool mode says so.
+type Session struct {
+	client *Client
+	pool   *Pool
+}
+
+// Lease is a client's hold on a server connection, from Acquire to Release or Destroy.
+// The zero Lease holds nothing.
+type Lease struct {
+	l     pool.Lease[Backend]
+	since time.Time
+}
+
+// Backend returns the leased server connection.
+func (l Lease) Backend() Backend { return l.l.Conn() }
+
+// Pool returns the session's pool.
+func (s *Session) Pool() *Pool { return s.pool }
+
+// Mode returns the session's pool mode.
+func (s *Session) Mode() Mode { return s.pool.Mode }
+
+// Client returns the session's client.
+func (s *Session) Client() *Client { return s.client }
+
+var errUnusable = errors.New("server connection failed while idle")
+
+// Acquire leases a server connection from the session's pool, waiting up to the
+// pool's pool_timeout. A failure is an *AcquireError. Connections found broken are
+// destroyed and replaced transparently.
+func (s *Session) Acquire(ctx context.Context) (Lease, error) {
+	c := s.client
+	c.setState(StateWaiting)
+	for {
+		l, err := s.pool.core.AcquireAs(ctx, c.holder)
+		if err != nil {
+			c.setState(StateIdle)
+			var ae *pool.AcquireError
+			if errors.As(err, &ae) {
+				return Lease{}, &AcquireError{Pool: s.pool.Name, AcquireError: *ae}
+			}
+			return Lease{}, err
+		}
+		if !l.Conn().Usable() {
+			l.Destroy(errUnusable)
+			continue
+		}
+		c.setState(StateActive)
+		return Lease{l: l, since: time.Now()}, nil
+	}
+}
+
+// Release returns a clean, idle server connection to its pool. Safe to call from any
+// goroutine.
+func (s *Session) Release(l Lease) {
+	s.count(l)
+	l.l.Release()
+	s.client.setState(StateIdle)
+}
+
+// Destroy closes a server connection that must not be reused (dirty, out of sync or
+// failed); cause says why. Safe to call from any goroutine.
+func (s *Session) Destroy(l Lease, cause error) {
+	s.count(l)
+	l.l.Destroy(cause)
+	s.client.setState(StateIdle)
+}
+
+func (s *Session) count(l Lease) {
+	s.pool.Counters.Transactions.Add(1)
+	s.pool.Counters.TxTimeNanos.Add(uint64(time.Since(l.since)))
+}
+
+// Draining reports whether the proxy is shutting down: the adapter should end the
+// client once it holds no server connection.
+func (s *Session) Draining() bool { return s.client.proxy.draining.Load() }
+
+// Close ends the session. The adapter calls it once, after the client's last lease
+// has been released or destroyed, or handed to a goroutine that will.
+func (s *Session) Close() {
+	if s.pool.sessions.Add(-1) == 0 && s.pool.retired.Load() {
+		s.client.proxy.closePool(s.pool)
+	}
+}
