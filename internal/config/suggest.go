@@ -5,11 +5,20 @@ import "strings"
 // closest returns the candidate nearest to s by edit distance, or "" when
 // none is near enough to be a plausible typo.
 func closest(s string, candidates []string) string {
-	best, bestDist := "", -1
+	if len(s) > 64 {
+		return ""
+	}
+	best, bestDist, bestRaw := "", -1, 0
+	ls := strings.ToLower(s)
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
-		if bestDist < 0 || d < bestDist {
-			best, bestDist = c, d
+		lc := strings.ToLower(c)
+		raw := editDistance(ls, lc)
+		d := raw
+		if len(ls) >= 3 && (strings.HasPrefix(lc, ls) || strings.HasPrefix(ls, lc)) {
+			d = min(d, 1) // "production" for "production-web"
+		}
+		if bestDist < 0 || d < bestDist || d == bestDist && raw < bestRaw {
+			best, bestDist, bestRaw = c, d, raw
 		}
 	}
 	limit := max(2, len(s)/3)

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const diffBase = `
+	listen: 127.0.0.1:6432
+	log: { level: info }
+	auth: { users: { app: { password: one } } }
+	databases:
+	  shop: { url: "postgresql://app:pw1@h1/shop?connection_limit=20", preset: postgres-web }
+	  old: { url: "postgresql://h/old" }
+	services:
+	  gateway: { database: shop, match: { application_name: "gw*" }, type: api_gateway }
+	  gone: { database: shop, match: { user: x } }`
+
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	base := mustParse(t, diffBase)
+	tests := []struct {
+		name   string
+		change func(string) string
+		check  func(t *testing.T, c Changes)
+	}{
+		{"nothing", func(s string) string { return s }, func(t *testing.T, c Changes) {
+			assert.True(t, c.Empty())
+			assert.Equal(t, ApplyLive, c.Effect())
+			assert.Empty(t, c.String())
+		}},
+		{"pool size is live", replace("connection_limit=20", "connection_limit=40"), func(t *testing.T, c Changes) {
+			require.Len(t, c.ChangedDatabases, 1)
+			assert.Equal(t, ObjectChanges{Name: "shop", Changes: []Change{{Key: "connection_limit", Old: "20", New: "40", Effect: ApplyLive}}}, c.ChangedDatabases[0])
+			// URL parameters are above service types, so the services follow.
+			assert.Equal(t, []ObjectChanges{
+				{Name: "gateway", Changes: []Change{{Key: "connection_limit", Old: "20", New: "40", Effect: ApplyLive}}},
+				{Name: "gone", Changes: []Change{{Key: "connection_limit", Old: "20", New: "40", Effect: ApplyLive}}},
+			}, c.ChangedServices)
+			assert.Equal(t, ApplyLive, c.Effect())
+		}},
+		{"password needs new server connections", replace("pw1", "pw2"), func(t *testing.T, c Changes) {
+			require.Len(t, c.ChangedDatabases, 1)
+			assert.Equal(t, []Change{{Key: "url.password", Old: "xxxxx", New: "xxxxx", Effect: ApplyReconnect}}, c.ChangedDatabases[0].Changes)
+			assert.Equal(t, ApplyReconnect, c.Effect())
+		}},
+		{"host needs new server connections", replace("@h1/", "@h2/"), func(t *testing.T, c Changes) {
+			assert.Equal(t, "url.hosts", c.ChangedDatabases[0].Changes[0].Key)
+			assert.Equal(t, ApplyReconnect, c.Effect())
+		}},
+		{"preset changes session and pool", replace("postgres-web", "postgres-api"), func(t *testing.T, c Changes) {
+			keys := map[string]Effect{}
+			for _, ch := range c.ChangedDatabases[0].Changes {
+				keys[ch.Key] = ch.Effect
+			}
+			assert.Equal(t, ApplyLive, keys["preset"])
+			assert.Equal(t, ApplyLive, keys["pool_timeout"])
+			assert.Equal(t, ApplyReconnect, keys["session.statement_timeout"])
+		}},
+		{"listen needs a restart", replace("127.0.0.1:6432", "127.0.0.1:6433"), func(t *testing.T, c Changes) {
+			assert.Equal(t, []Change{{Key: "listen", Old: "127.0.0.1:6432", New: "127.0.0.1:6433", Effect: ApplyRestart}}, c.Global)
+			assert.Equal(t, ApplyRestart, c.Effect())
+		}},
+		{"log level is live", replace("level: info", "level: debug"), func(t *testing.T, c Changes) {
+			assert.Equal(t, []Change{{Key: "log.level", Old: "info", New: "debug", Effect: ApplyLive}}, c.Global)
+		}},
+		{"user password is redacted", replace("password: one", "password: two"), func(t *testing.T, c Changes) {
+			assert.Equal(t, []Change{{Key: "auth.users.app.password", Old: "xxxxx", New: "xxxxx", Effect: ApplyLive}}, c.Global)
+		}},
+		{"added and removed", func(s string) string {
+			s = replace(`  old: { url: "postgresql://h/old" }`, `  new: { url: "postgresql://h/new" }`)(s)
+			return replace(`  gone: { database: shop, match: { user: x } }`, `  fresh: { database: shop, match: { user: y } }`)(s)
+		}, func(t *testing.T, c Changes) {
+			assert.Equal(t, []string{"new"}, c.AddedDatabases)
+			assert.Equal(t, []string{"old"}, c.RemovedDatabases)
+			assert.Equal(t, []string{"fresh"}, c.AddedServices)
+			assert.Equal(t, []string{"gone"}, c.RemovedServices)
+			assert.Equal(t, "database new: added\ndatabase old: removed\nservice fresh: added\nservice gone: removed\n", c.String())
+		}},
+		{"service match is live", replace(`"gw*"`, `"gate*"`), func(t *testing.T, c Changes) {
+			assert.Equal(t, []ObjectChanges{{Name: "gateway", Changes: []Change{{Key: "match.application_name", Old: "gw*", New: "gate*", Effect: ApplyLive}}}}, c.ChangedServices)
+			assert.Equal(t, "service gateway: match.application_name gw* -> gate* (live)\n", c.String())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.check(t, Diff(base, mustParse(t, tt.change(diffBase))))
+		})
+	}
+}
+
+func TestDiffNil(t *testing.T) {
+	t.Parallel()
+	cfg := mustParse(t, diffBase)
+	c := Diff(nil, cfg)
+	assert.Equal(t, []string{"shop", "old"}, c.AddedDatabases)
+	assert.Equal(t, []string{"gateway", "gone"}, c.AddedServices)
+	assert.Equal(t, []string{"shop", "old"}, Diff(cfg, nil).RemovedDatabases)
+}
+
+func replace(old, new string) func(string) string {
+	return func(s string) string {
+		if !strings.Contains(s, old) {
+			panic("test setup: " + old + " not in config")
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+}
