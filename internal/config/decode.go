@@ -21,9 +21,10 @@ type decoder struct {
 // maxSteps bounds the nodes one configuration may visit, aliases included.
 const maxSteps = 200000
 
+// pos is where n is; a nil node is the file as a whole.
 func (d *decoder) pos(n *yaml.Node) Pos {
 	if n == nil {
-		return Pos{}
+		return Pos{File: d.file}
 	}
 	return Pos{File: d.file, Line: n.Line, Col: n.Column}
 }

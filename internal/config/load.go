@@ -189,17 +189,12 @@ func (d *decoder) decodeConfig(root *yaml.Node) *source {
 		case "scaling":
 			d.decodeScaling(v, cfg)
 		}
-		if written && cfg.Origins[key] == (Origin{}) {
-			if _, tracked := cfg.Origins[key]; tracked {
-				cfg.Origins[key] = fileOrigin(d.pos(v))
-			}
+		if _, tracked := cfg.Origins[key]; tracked && written {
+			cfg.Origins[key] = fileOrigin(d.pos(v))
 		}
 	})
 	if len(s.databases) == 0 {
 		d.errorAt(d.pos(root), "databases", "at least one database is required")
-		if root == nil {
-			d.errs[len(d.errs)-1].Pos = Pos{File: d.file}
-		}
 	}
 	return s
 }
