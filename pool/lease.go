@@ -1,0 +1,137 @@
+package pool
+
+// Lease is an acquirer's hold on one connection, from Acquire until Release or
+// Destroy. It is a small value that may be copied freely; all copies are the
+// same lease. Exactly one Release or Destroy ends it, after which every
+// method but ID panics, on every copy: a double release, a release after
+// Destroy and the use of a stale lease are bugs that would hand one client's
+// connection to another, so they fail loudly and deterministically rather
+// than corrupt the pool. The zero Lease panics too.
+type Lease[C any] struct {
+	e   *entry[C]
+	gen uint64 // entry.gen when issued; the lease is current while they match
+}
+
+const (
+	panicZero  = "pool: use of a zero Lease"
+	panicEnded = "pool: use of a Lease that was already released or destroyed"
+)
+
+// Conn returns the leased connection. It panics if the lease has ended.
+func (l Lease[C]) Conn() C {
+	if l.e == nil {
+		panic(panicZero)
+	}
+	if l.e.gen.Load() != l.gen {
+		panic(panicEnded)
+	}
+	return l.e.conn
+}
+
+// ID returns the connection's ID, as listed by Conns. It works after the
+// lease ends, and panics on the zero Lease.
+func (l Lease[C]) ID() uint64 {
+	if l.e == nil {
+		panic(panicZero)
+	}
+	return l.e.id
+}
+
+// SetHolder replaces the holder label shown in Conns and leak events; see
+// AcquireAs. It takes the pool mutex briefly and panics if the lease has
+// ended.
+func (l Lease[C]) SetHolder(label string) {
+	p := l.lock()
+	l.e.holder = label
+	p.mu.Unlock()
+}
+
+// Release ends the lease and gives the connection back: to the
+// longest-waiting acquirer, else to the idle stack. If Config.Reset is set it
+// runs first, on a pool goroutine, and Release returns without waiting for
+// it. A connection past its MaxLifetime, or above the maximum after a shrink,
+// or belonging to a closed pool, is closed instead.
+//
+// Release after Close has force-closed the connection (its deadline passed) is
+// valid and does nothing. Release panics if the lease already ended.
+func (l Lease[C]) Release() {
+	e := l.e
+	if e == nil {
+		panic(panicZero)
+	}
+	p := e.pool
+	now := p.clock.now()
+	p.mu.Lock()
+	if e.gen.Load() != l.gen {
+		p.mu.Unlock()
+		panic(panicEnded)
+	}
+	if e.forced {
+		p.endForcedLocked(e)
+		p.mu.Unlock()
+		return
+	}
+	p.endLeaseLocked(e, now)
+	p.recycleLocked(e, now, true)
+	if p.closed {
+		p.checkDrainedLocked()
+	}
+	p.mu.Unlock()
+}
+
+// Destroy ends the lease and closes the connection, for a connection that is
+// broken or in an unknown state. err says why; it may be nil, and is passed on
+// in the EventConnClosed event (reason DestroyError). The pool dials a
+// replacement if anyone waits or it is below MinSize.
+//
+// Destroy after Close has force-closed the connection is valid and does
+// nothing. Destroy panics if the lease already ended.
+func (l Lease[C]) Destroy(err error) {
+	p := l.lock()
+	e := l.e
+	if e.forced {
+		p.endForcedLocked(e)
+		p.mu.Unlock()
+		return
+	}
+	now := p.clock.read()
+	p.endLeaseLocked(e, now)
+	p.destroyLocked(e, DestroyError, err, now)
+	if p.closed {
+		p.checkDrainedLocked()
+	}
+	p.mu.Unlock()
+}
+
+// lock locks the pool and checks that the lease is current.
+func (l Lease[C]) lock() *Pool[C] {
+	if l.e == nil {
+		panic(panicZero)
+	}
+	p := l.e.pool
+	p.mu.Lock()
+	if l.e.gen.Load() != l.gen {
+		p.mu.Unlock()
+		panic(panicEnded)
+	}
+	return p
+}
+
+// endLeaseLocked ends e's current lease, invalidating every copy of it. The
+// caller then decides where e goes.
+func (p *Pool[C]) endLeaseLocked(e *entry[C], now int64) {
+	e.gen.Store(e.gen.Load() + 1)
+	p.st.released++
+	if e.leaked {
+		e.leaked = false
+		p.emitLocked(Event{Kind: EventLeakReleased, ConnID: e.id, Holder: e.holder, Duration: since(now, e.leased)})
+	}
+	e.holder = ""
+}
+
+// endForcedLocked ends a lease whose connection Close already closed; its
+// accounting was settled then.
+func (p *Pool[C]) endForcedLocked(e *entry[C]) {
+	e.gen.Store(e.gen.Load() + 1)
+	e.forced = false
+}

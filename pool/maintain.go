@@ -1,0 +1,83 @@
+package pool
+
+import "time"
+
+// maintain is the maintainer goroutine: it retires idle connections (idle
+// timeout, lifetime), reports leaks and keeps the pool at its minimum. It
+// sleeps until the earliest deadline it knows of; Acquire and Release wake it
+// (scheduleLocked) only when they create an earlier one, which in steady
+// state they do not, since it never sleeps longer than IdleTimeout or
+// LeakThreshold.
+func (p *Pool[C]) maintain() {
+	defer p.wg.Done()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	for {
+		select {
+		case <-p.closing:
+			return
+		case <-p.poke:
+		case <-t.C:
+		}
+		now := p.clock.read()
+		p.mu.Lock()
+		next := p.maintainLocked(now)
+		p.wakeAt = next
+		p.mu.Unlock()
+		if next == never {
+			t.Stop()
+		} else {
+			t.Reset(time.Duration(next - now))
+		}
+	}
+}
+
+// maintainLocked does the work due at now and returns when it should run next.
+func (p *Pool[C]) maintainLocked(now int64) int64 {
+	if p.closed {
+		return never
+	}
+	next := never
+	idleTimeout, leak := int64(p.cfg.IdleTimeout), int64(p.cfg.LeakThreshold)
+	surplus := p.liveLocked() - min(p.minSize, p.maxLocked()) // may close this many for idleness
+	p.idle.filter(func(e *entry[C]) bool {
+		switch {
+		case e.expires != 0 && now >= e.expires:
+			p.destroyLocked(e, DestroyLifetime, nil, now)
+			surplus--
+			return false
+		case idleTimeout > 0 && surplus > 0 && now-e.idleSince >= idleTimeout:
+			p.destroyLocked(e, DestroyIdle, nil, now)
+			surplus--
+			return false
+		}
+		if e.expires != 0 {
+			next = min(next, e.expires)
+		}
+		if idleTimeout > 0 && surplus > 0 {
+			next = min(next, e.idleSince+idleTimeout)
+		}
+		return true
+	})
+	if leak > 0 {
+		for _, e := range p.conns {
+			if e.state != StateActive || e.leaked {
+				continue
+			}
+			if now-e.leased < leak {
+				next = min(next, e.leased+leak)
+				continue
+			}
+			e.leaked = true
+			p.st.leaks++
+			p.emitLocked(Event{Kind: EventLeakDetected, ConnID: e.id, Holder: e.holder, Duration: since(now, e.leased)})
+		}
+		next = min(next, now+leak)
+	}
+	if idleTimeout > 0 {
+		next = min(next, now+idleTimeout)
+	}
+	p.startDialsLocked()
+	return next
+}
