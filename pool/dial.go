@@ -104,9 +104,6 @@ func (p *Pool[C]) dialedLocked(e *entry[C], conn C, start, now int64) {
 	p.st.created++
 	p.dialing = dialState{}
 	p.emitLocked(Event{Kind: EventConnCreated, ConnID: e.id, Duration: since(now, start)})
-	if e.expires != 0 {
-		p.scheduleLocked(e.expires)
-	}
 	if p.cfg.IdleTimeout > 0 {
 		p.scheduleLocked(now) // one more connection may let idle ones above the minimum go
 	}

@@ -277,6 +277,9 @@ func (p *Pool[C]) putLocked(e *entry[C], now int64) {
 	if t := p.cfg.IdleTimeout; t > 0 {
 		p.scheduleLocked(now + int64(t))
 	}
+	if e.expires != 0 {
+		p.scheduleLocked(e.expires)
+	}
 }
 
 // destroyLocked closes e on a pool goroutine. The caller has taken e out of

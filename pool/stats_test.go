@@ -1,0 +1,136 @@
+package pool_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/motorpool/motorpool/pool"
+)
+
+func TestHistogramBucketsAndQuantiles(t *testing.T) {
+	var h pool.Histogram
+	add := func(d time.Duration, n int) {
+		for range n {
+			for i := range pool.HistogramBuckets {
+				if lo, hi := pool.BucketBounds(i); (i == 0 && d <= 0) || (i > 0 && d >= lo && d < hi) {
+					h.Buckets[i]++
+					break
+				}
+			}
+			h.Count++
+			h.Sum += d
+		}
+	}
+	add(0, 50)
+	add(time.Millisecond, 45)
+	add(time.Second, 5)
+	if got := h.Quantile(0.5); got != 0 {
+		t.Errorf("p50 %v, want 0", got)
+	}
+	for q, want := range map[float64]time.Duration{0.9: time.Millisecond, 0.99: time.Second} {
+		got := h.Quantile(q)
+		if got < want*3/4 || got > want*5/4 {
+			t.Errorf("p%v = %v, want within 25%% of %v", q*100, got, want)
+		}
+	}
+	if got, want := h.Mean(), (45*time.Millisecond+5*time.Second)/100; got != want {
+		t.Errorf("mean %v, want %v", got, want)
+	}
+	var prev pool.Histogram
+	prev.Buckets[0], prev.Count = 50, 50
+	if d := h.Sub(prev); d.Count != 50 || d.Quantile(0.5) < 750*time.Microsecond {
+		t.Errorf("Sub: count %d p50 %v", d.Count, d.Quantile(0.5))
+	}
+	// Bounds tile the line without gaps.
+	for i := 2; i < pool.HistogramBuckets; i++ {
+		_, prevHi := pool.BucketBounds(i - 1)
+		if lo, _ := pool.BucketBounds(i); lo != prevHi {
+			t.Fatalf("bucket %d starts at %v, bucket %d ends at %v", i, lo, i-1, prevHi)
+		}
+	}
+	if _, hi := pool.BucketBounds(pool.HistogramBuckets - 1); hi < 100*time.Hour {
+		t.Fatalf("last bucket ends at %v", hi)
+	}
+	var empty pool.Histogram
+	if empty.Quantile(0.99) != 0 || empty.Mean() != 0 {
+		t.Fatal("empty histogram")
+	}
+}
+
+func TestStatsAcquireTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBackend()
+		cfg := b.config()
+		cfg.MaxSize = 1
+		p := newPool(t, cfg)
+		defer closePool(t, p)
+
+		mustAcquire(t, p, "").Release() // waits for the dial: 0s of fake time
+		for range 97 {
+			mustAcquire(t, p, "").Release() // served at once
+		}
+		l := mustAcquire(t, p, "")
+		w := goAcquire(context.Background(), p, "")
+		time.Sleep(2 * time.Second)
+		l.Release() // the waiter waited 2s
+		r := <-w
+		r.lease.Release()
+		synctest.Wait()
+
+		s := p.Stats()
+		if s.Acquired != 100 || s.Released != 100 || s.Waits != 2 || s.AcquireTime.Count != 100 {
+			t.Fatalf("acquired %d released %d waits %d recorded %d", s.Acquired, s.Released, s.Waits, s.AcquireTime.Count)
+		}
+		if s.AcquireP50 != 0 || s.AcquireMean != 20*time.Millisecond {
+			t.Fatalf("p50 %v mean %v; want 0 and 2s/100", s.AcquireP50, s.AcquireMean)
+		}
+		if s.AcquireP99 != 0 { // 99 of 100 did not wait
+			t.Fatalf("p99 %v, want 0", s.AcquireP99)
+		}
+		if q := s.AcquireTime.Quantile(0.999); q < 1500*time.Millisecond || q > 2500*time.Millisecond {
+			t.Fatalf("p99.9 %v, want about 2s", q)
+		}
+		if s.Utilization != 0 || s.Created != 1 {
+			t.Fatalf("utilization %v created %d", s.Utilization, s.Created)
+		}
+	})
+}
+
+// Stats is sampled every second by the daemon's monitor: it must not allocate.
+func TestStatsDoesNotAllocate(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b.config())
+	defer closePool(t, p)
+	mustAcquire(t, p, "").Release()
+	if n := testing.AllocsPerRun(100, func() { _ = p.Stats() }); n != 0 {
+		t.Fatalf("Stats allocates %v times", n)
+	}
+	var buf []pool.ConnInfo
+	buf = p.AppendConns(buf)
+	if n := testing.AllocsPerRun(100, func() { buf = p.AppendConns(buf[:0]) }); n != 0 {
+		t.Fatalf("AppendConns into a reused slice allocates %v times", n)
+	}
+}
+
+func TestAcquireReleaseDoesNotAllocate(t *testing.T) {
+	b := newBackend()
+	cfg := b.config()
+	cfg.LeakThreshold = time.Minute
+	cfg.Validate = b.validate
+	p := newPool(t, cfg)
+	defer closePool(t, p)
+	mustAcquire(t, p, "").Release()
+	ctx := context.Background()
+	n := testing.AllocsPerRun(1000, func() {
+		l, err := p.AcquireAs(ctx, "client")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	})
+	if n != 0 {
+		t.Fatalf("acquire+release allocates %v times", n)
+	}
+}
