@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/motorpool
 
-.PHONY: build test demo fuzz bench vet
+.PHONY: build test demo fuzz bench bench-quick vet
 
 build:
 	$(GO) build -o $(BIN) ./cmd/motorpool
@@ -21,5 +21,12 @@ demo: build
 fuzz:
 	./scripts/fuzz.sh
 
+# bench compares motorpool with PgBouncer and with direct connections using pgbench
+# (about 45 minutes; see bench/README.md). BENCHFLAGS passes options, e.g.
+# BENCHFLAGS="-clients 20,100 -rounds 5".
 bench:
-	./bench/run.sh
+	./bench/run.sh $(BENCHFLAGS)
+
+# bench-quick is a smoke run of the same matrix (2 s per run, 2 rounds).
+bench-quick:
+	./bench/run.sh -quick $(BENCHFLAGS)

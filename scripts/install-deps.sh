@@ -3,6 +3,10 @@
 # need and the machine lacks. It is idempotent: when everything is present it only
 # checks (well under a second) and never runs apt-get.
 #
+# Usage: scripts/install-deps.sh [PACKAGE...]
+# With arguments, only those packages of the list below are considered (bench/run.sh
+# asks for PostgreSQL and PgBouncer only).
+#
 # Services are not started: the tests and the benchmark start private instances
 # (see internal/testenv). Go itself is not installed from apt; it must be at
 # /usr/local/go (Go 1.26) or on PATH.
@@ -42,10 +46,28 @@ check_go() {
 	log "using $("$gobin" version)"
 }
 
+# wanted reports whether package $1 is among the script's arguments (all are
+# wanted when there are none).
+wanted() {
+	local pkg=$1
+	shift
+	(($# == 0)) && return 0
+	local arg
+	for arg; do [[ "$arg" == "$pkg" ]] && return 0; done
+	return 1
+}
+
 main() {
 	check_go
-	local missing=() entry
+	local arg known entry
+	for arg; do
+		known=no
+		for entry in "${DEPS[@]}"; do [[ "${entry%%:*}" == "$arg" ]] && known=yes; done
+		[[ $known == yes ]] || { log "unknown package $arg (not in the list in $0)"; exit 2; }
+	done
+	local missing=()
 	for entry in "${DEPS[@]}"; do
+		wanted "${entry%%:*}" "$@" || continue
 		installed "${entry%%:*}" "${entry#*:}" || missing+=("${entry%%:*}")
 	done
 	if ((${#missing[@]} == 0)); then
@@ -59,6 +81,7 @@ main() {
 	"${sudo[@]}" apt-get update -qq
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	for entry in "${DEPS[@]}"; do
+		wanted "${entry%%:*}" "$@" || continue
 		installed "${entry%%:*}" "${entry#*:}" || { log "still missing after install: ${entry%%:*}"; exit 1; }
 	done
 	log "done"

@@ -193,6 +193,9 @@ func (b *PgBouncer) start(bin string) error {
 // Pid returns the PgBouncer process id (for CPU accounting).
 func (b *PgBouncer) Pid() int { return b.proc.Pid() }
 
+// Err returns how PgBouncer exited, or nil while it runs.
+func (b *PgBouncer) Err() error { return b.proc.Err() }
+
 // DSN returns a URL connection string for user on database db through
 // PgBouncer, with TLS disabled.
 func (b *PgBouncer) DSN(user, password, db string) string {
