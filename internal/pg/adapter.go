@@ -24,6 +24,10 @@ type Config struct {
 	// LoginTimeout bounds the time from accept to the end of authentication. Zero
 	// means one minute.
 	LoginTimeout time.Duration
+	// MaxPreparedStatements is how many prepared statements motorpool keeps on each
+	// server connection in transaction and statement mode; beyond it the least
+	// recently used is closed. Zero means 200 (PgBouncer's default).
+	MaxPreparedStatements int
 	// DefaultResetQuery resets a server connection before another client uses it in
 	// session mode, or after session state motorpool cannot carry. Empty means
 	// "DISCARD ALL".
@@ -33,6 +37,8 @@ type Config struct {
 // Adapter is motorpool's PostgreSQL protocol adapter. It implements proxy.Protocol.
 type Adapter struct {
 	cfg Config
+
+	stmts statements // every distinct prepared statement seen, by server-side name
 
 	cancelMu sync.Mutex
 	cancels  map[cancelKey]*relay // clients by the BackendKeyData motorpool gave them
@@ -45,6 +51,9 @@ type Adapter struct {
 func New(cfg Config) *Adapter {
 	if cfg.LoginTimeout <= 0 {
 		cfg.LoginTimeout = time.Minute
+	}
+	if cfg.MaxPreparedStatements <= 0 {
+		cfg.MaxPreparedStatements = 200
 	}
 	if cfg.DefaultResetQuery == "" {
 		cfg.DefaultResetQuery = "DISCARD ALL"
@@ -65,6 +74,7 @@ func (a *Adapter) Dial(ctx context.Context, t *proxy.Target) (proxy.Backend, err
 	if err != nil {
 		return nil, err
 	}
+	sc.prepared.limit = a.cfg.MaxPreparedStatements
 	return sc, nil
 }
 

@@ -8,9 +8,15 @@ type expectation struct {
 	kind expectKind
 	// drop discards the response instead of relaying it (messages motorpool injected).
 	drop bool
-	// synth is a message to emit to the client in place of a response, for requests
-	// motorpool answered itself (kind expectSynthetic).
-	synth byte
+	// synth is what the client gets instead of the server's response: for kind
+	// expectSynthetic, emitted when reached (motorpool answered the request itself);
+	// for other kinds, emitted instead of the server's ErrorResponse.
+	synth []byte
+	// stmt and stmtName, for Parse: the statement prepared on the server and the
+	// client's name for it ("" when motorpool injected the Parse), undone when the
+	// Parse fails or is skipped after an earlier error.
+	stmt     *stmtInfo
+	stmtName string
 	// note, when set, carries what motorpool must learn from the outcome of a simple
 	// query that changes session state (see stmtNote).
 	note *stmtNote

@@ -41,6 +41,7 @@ func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *star
 		return nil, a.routeError(err, database)
 	}
 	r.sess = sess
+	r.mapStmts = sess.Mode() != proxy.ModeSession && sess.Pool().Settings().PreparedStatements
 	params, err := a.start(ctx, r, sess, wanted)
 	if err != nil {
 		sess.Close()
@@ -73,6 +74,7 @@ func (a *Adapter) start(ctx context.Context, r *relay, sess *proxy.Session, want
 	for k, v := range wanted {
 		r.settings.set(k, setting{value: v}, base[k])
 	}
+	r.startup.copyFrom(&r.settings)
 	report := maps.Clone(base)
 	known, ok := info.validated(r.settings.fingerprint)
 	if ok && sess.Mode() != proxy.ModeSession {

@@ -36,6 +36,11 @@ const (
 	// (temporary tables, session advisory locks, SQL PREPARE, WITH HOLD cursors, SET
 	// inside a transaction block); the server connection is reset before reuse.
 	noteDirty
+	// noteDiscardAll: DISCARD ALL, which resets settings and drops every prepared
+	// statement of the session.
+	noteDiscardAll
+	// noteDeallocateAll: DEALLOCATE ALL, which drops every prepared statement.
+	noteDeallocateAll
 	// noteProbe: motorpool's own query at login, which applies the client's settings
 	// and reads back their values as the server normalised them.
 	noteProbe
@@ -114,6 +119,16 @@ func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
 	if n.failed {
 		return
 	}
+	if n.kind == noteDiscardAll || n.kind == noteDeallocateAll {
+		sc.prepared.clear()
+		if c != nil {
+			c.stmts = nil
+		}
+		if n.kind == noteDeallocateAll {
+			return
+		}
+		n.kind = noteReset
+	}
 	if n.kind == noteDirty || sc.tx != txIdle {
 		sc.dirty = true
 		return
@@ -128,8 +143,11 @@ func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
 		sc.settings.set(n.name, v, "")
 	case noteReset:
 		if n.name == "" {
-			c.settings.clear()
+			// The server is back at its startup state: the pool's. The client is back
+			// at its own startup settings, which the relay applies again before the
+			// client's next statement.
 			sc.settings.clear()
+			c.settings.copyFrom(&c.startup)
 			return
 		}
 		if _, ok := c.settings.vals[n.name]; ok {
@@ -189,7 +207,7 @@ func inspectQuery(q []byte) *stmtNote {
 // stateKeyword reports whether a statement's first word may start one that changes
 // session state.
 func stateKeyword(w []byte) bool {
-	for _, k := range [...]string{"SET", "RESET", "DISCARD", "PREPARE", "LISTEN", "LOAD", "CREATE", "DECLARE"} {
+	for _, k := range [...]string{"SET", "RESET", "DISCARD", "DEALLOCATE", "PREPARE", "LISTEN", "LOAD", "CREATE", "DECLARE"} {
 		if len(w) == len(k) && bytes.EqualFold(w, []byte(k)) {
 			return true
 		}
@@ -232,7 +250,17 @@ func inspectStatement(q string) *stmtNote {
 		}
 		return &stmtNote{kind: noteReset, name: strings.ToLower(strings.Trim(w2, `"`))}
 	case "DISCARD":
-		return &stmtNote{kind: noteReset}
+		if w2, _ := firstWord(rest); w2 == "ALL" {
+			return &stmtNote{kind: noteDiscardAll}
+		}
+	case "DEALLOCATE":
+		w2, after := firstWord(rest)
+		if w2 == "PREPARE" {
+			w2, _ = firstWord(after)
+		}
+		if w2 == "ALL" {
+			return &stmtNote{kind: noteDeallocateAll}
+		}
 	case "PREPARE", "LISTEN", "LOAD":
 		return &stmtNote{kind: noteDirty}
 	case "CREATE":

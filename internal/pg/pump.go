@@ -143,7 +143,9 @@ func (sc *ServerConn) route(c *relay, msg []byte) (synth []byte, forward, settle
 		if !ok || e.kind != expectSynthetic {
 			break
 		}
-		synth = append(synth, e.synth, 0, 0, 0, 4)
+		if c != nil && !c.gone {
+			synth = append(synth, e.synth...)
+		}
 		sc.q.pop()
 	}
 	e, pending := sc.q.front()
@@ -181,14 +183,20 @@ func (sc *ServerConn) route(c *relay, msg []byte) (synth []byte, forward, settle
 			return synth, bound, false, nil // errors are relayed even for injected work
 		}
 		// An extended-protocol request failed: the server skips everything up to Sync.
+		if e.synth != nil {
+			synth, forward = append(synth, e.synth...), false // motorpool's own error instead
+		} else {
+			forward = bound
+		}
 		for {
 			e, ok := sc.q.front()
 			if !ok || e.kind == expectSync || e.kind == expectQuery {
 				break
 			}
+			sc.unprepare(c, e)
 			sc.q.pop()
 		}
-		return synth, bound, false, nil
+		return synth, forward, false, nil
 	case msgReadyForQuery:
 		if !e.kind.endsAtReady() {
 			return nil, false, false, fmt.Errorf("ReadyForQuery out of turn (waiting for %d)", e.kind)
@@ -207,6 +215,9 @@ func (sc *ServerConn) route(c *relay, msg []byte) (synth []byte, forward, settle
 		return nil, false, false, fmt.Errorf("server sent %q before ReadyForQuery", typ)
 	}
 	if e.kind.completes(typ) {
+		if e.stmt != nil && typ == msgParseComplete {
+			e.stmt.valid.Store(true)
+		}
 		sc.q.pop()
 	}
 	return synth, forward, false, nil
@@ -244,4 +255,23 @@ func (sc *ServerConn) lost(err error) {
 		c.abort(Fatalf(CodeConnectionFailure, "server connection lost"), err)
 	}
 	c.sess.Destroy(lease, err)
+}
+
+// unprepare undoes what a Parse that failed or was skipped would have created: the
+// statement on the server and the client's name for it. Called with sc.mu held.
+func (sc *ServerConn) unprepare(c *relay, e expectation) {
+	if e.kind != expectParse && e.kind != expectSynthetic {
+		return
+	}
+	if e.stmt == nil {
+		return
+	}
+	if e.kind == expectParse {
+		sc.prepared.remove(e.stmt.id)
+	}
+	if e.stmtName != "" && c != nil {
+		if st, ok := c.stmts[e.stmtName]; ok && st.stmtInfo == e.stmt {
+			delete(c.stmts, e.stmtName)
+		}
+	}
 }

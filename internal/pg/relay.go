@@ -29,12 +29,22 @@ type relay struct {
 	// state the client expects; while bound it changes only under the server's mu.
 	gone     bool
 	settings settings
+	startup  settings // the settings of the client's startup packet
 
 	wmu  sync.Mutex // serializes writes to the client
 	werr error      // first write error; later writes are dropped
 
 	out        []byte // messages for the server, batched until the client stops sending
-	skipToSync bool   // after an error in an extended-protocol batch, discard until Sync
+	replies    []byte // answers motorpool gives an unbound client itself, batched likewise
+	skipToSync bool   // after an error answered while unbound, discard until Sync
+
+	// Prepared statements, when mapStmts (see prepared.go): the client's named
+	// statements, its last unnamed Parse, and whether the bound server connection
+	// has that unnamed statement. While bound they change only under the server's mu.
+	mapStmts    bool
+	stmts       map[string]*clientStmt
+	unnamed     []byte
+	unnamedHere bool
 
 	// probe, when set, makes the next bind run it (login; see Adapter.start).
 	probe *stmtNote
@@ -102,6 +112,7 @@ func (r *relay) run(ctx context.Context) error {
 func (r *relay) process(ctx context.Context) error {
 	var sc *ServerConn // where r.out goes
 	flush := func() {
+		r.flushReplies()
 		if len(r.out) > 0 {
 			sc.send(r.out)
 			r.out = r.out[:0]
@@ -146,7 +157,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if r.skipToSync {
 		if typ == msgSync {
 			r.skipToSync = false
-			r.write(readyIdle)
+			r.reply(readyIdle)
 		}
 		return cur, nil
 	}
@@ -154,9 +165,22 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if err != nil {
 		return nil, r.violation(err.Error())
 	}
-	if !needsServer && r.server.Load() == nil {
-		return cur, nil // Flush or stray copy data with nothing bound: nothing to do
+	if r.server.Load() == nil {
+		// Nothing is bound, so nothing is owed: what needs no server is answered here.
+		switch {
+		case typ == msgFlush:
+			r.flushReplies()
+			return cur, nil
+		case typ == msgSync:
+			r.reply(readyIdle)
+			return cur, nil
+		case !needsServer:
+			return cur, nil // stray copy data, ignored as PostgreSQL does
+		case r.mapStmts && r.answerLocally(msg):
+			return cur, nil
+		}
 	}
+	r.flushReplies() // answers given so far precede what a server will send
 	sc, err := r.lock(ctx)
 	if err != nil {
 		return cur, r.refuse(typ, err)
@@ -169,9 +193,23 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 		r.out = r.out[:0]
 		sc.mu.Lock()
 	}
+	if !sc.settings.equal(&r.settings) {
+		// The client changed settings while bound (RESET ALL): apply them again.
+		sc.q.push(expectation{kind: expectQuery, drop: true})
+		r.out = appendQuery(r.out, syncStatements(sc.settings, &r.settings))
+		sc.settings.copyFrom(&r.settings)
+	}
+	if r.mapStmts {
+		done, err := r.mapped(sc, msg)
+		if done || err != nil {
+			sc.mu.Unlock()
+			return sc, err
+		}
+	}
 	if e.kind != 0 {
 		if typ == msgQuery {
 			e.note = inspectQuery(msg[headerLen:])
+			r.unnamedHere = false // a simple query replaces the unnamed statement
 		}
 		sc.q.push(e)
 	}
@@ -270,11 +308,13 @@ func (r *relay) bind(ctx context.Context) (*ServerConn, error) {
 	sc := lease.Backend().(*ServerConn)
 	sc.mu.Lock()
 	sc.client, sc.lease = r, lease
+	r.unnamedHere = false
 	var pre []byte
 	if sc.dirty {
 		sc.q.push(expectation{kind: expectQuery, drop: true})
 		pre = appendQuery(pre, r.a.resetQuery(r.sess))
 		sc.settings.clear()
+		sc.prepared.clear()
 		sc.dirty = false
 	}
 	q := syncStatements(sc.settings, &r.settings)
@@ -295,6 +335,17 @@ func (r *relay) bind(ctx context.Context) (*ServerConn, error) {
 	return sc, nil
 }
 
+// reply queues an answer motorpool gives an unbound client itself.
+func (r *relay) reply(b []byte) { r.replies = append(r.replies, b...) }
+
+// flushReplies sends the queued answers.
+func (r *relay) flushReplies() {
+	if len(r.replies) > 0 {
+		r.write(r.replies)
+		r.replies = r.replies[:0]
+	}
+}
+
 // refuse reports an error for a message that could not get a server connection, the
 // way PostgreSQL reports a failed statement: an ErrorResponse, then ReadyForQuery at
 // once for a simple query, or at the next Sync for the extended protocol.
@@ -304,12 +355,10 @@ func (r *relay) refuse(typ byte, err error) error {
 		r.abort(perr, err)
 		return err
 	}
-	r.write(appendError(nil, perr))
+	r.reply(appendError(nil, perr))
 	switch typ {
-	case msgQuery, msgFunctionCall:
-		r.write(readyIdle)
-	case msgSync:
-		r.write(readyIdle)
+	case msgQuery, msgFunctionCall, msgSync:
+		r.reply(readyIdle)
 	default:
 		r.skipToSync = true
 	}
@@ -356,6 +405,7 @@ func (r *relay) finish() {
 		sc.q.push(expectation{kind: expectQuery, drop: true})
 		out = appendQuery(out, r.a.resetQuery(r.sess))
 		sc.settings.clear()
+		sc.prepared.clear()
 		sc.dirty = false
 	}
 	if len(out) == 0 {

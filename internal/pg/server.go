@@ -31,6 +31,9 @@ type ServerConn struct {
 
 	// settings is the session state in effect. It is used by whoever holds the lease.
 	settings *settings
+	// prepared is the set of motorpool's named statements prepared on the connection.
+	// Guarded by mu.
+	prepared lru
 
 	// broken is set once the connection has failed; it is never reused after that.
 	broken atomic.Bool

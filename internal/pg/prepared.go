@@ -1,0 +1,251 @@
+package pg
+
+import (
+	"encoding/binary"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Prepared statements across transaction pooling.
+//
+// A client's named statements live in r.stmts (client name -> statement). Each
+// distinct statement (query text and parameter types) has one server-side name,
+// "mp_<id>", shared by every client. A server connection remembers which statements it
+// has prepared (sc.prepared, least recently used evicted beyond the limit). When a
+// client binds, describes or re-parses a statement the connection lacks, motorpool
+// prepares it first and drops the ParseComplete. Requests motorpool answers itself
+// (Parse of a statement the connection already has, Close of a statement) get
+// synthesized responses, placed in order among the server's.
+//
+// The methods below run on the client goroutine with sc.mu held.
+
+// maxUnnamedLen bounds the unnamed Parse kept for re-preparing on another server
+// connection.
+const maxUnnamedLen = 64 << 10
+
+var (
+	parseComplete = []byte{msgParseComplete, 0, 0, 0, 4}
+	closeComplete = []byte{msgCloseComplete, 0, 0, 0, 4}
+)
+
+// mapped handles the extended-protocol messages that name statements. It reports
+// false for messages it leaves to the ordinary path.
+func (r *relay) mapped(sc *ServerConn, msg []byte) (bool, error) {
+	body := msg[headerLen:]
+	switch msg[0] {
+	case msgParse:
+		return true, r.parse(sc, msg)
+	case msgBind:
+		portal, rest, ok := cstring(body)
+		name, _, ok2 := cstring(rest)
+		if !ok || !ok2 {
+			return true, r.violation("invalid Bind message")
+		}
+		return true, r.useStmt(sc, msg, expectBind, len(portal)+1, name)
+	case msgDescribe:
+		if len(body) < 2 {
+			return true, r.violation("invalid Describe message")
+		}
+		if body[0] != 'S' {
+			return false, nil
+		}
+		name, _, ok := cstring(body[1:])
+		if !ok {
+			return true, r.violation("invalid Describe message")
+		}
+		return true, r.useStmt(sc, msg, expectDescribeStmt, 1, name)
+	case msgClose:
+		if len(body) < 2 {
+			return true, r.violation("invalid Close message")
+		}
+		if body[0] != 'S' {
+			return false, nil
+		}
+		name, _, ok := cstring(body[1:])
+		if !ok {
+			return true, r.violation("invalid Close message")
+		}
+		if len(name) == 0 {
+			return false, nil // the unnamed statement is the client's own on this connection
+		}
+		delete(r.stmts, string(name)) // closing a statement that does not exist is no error
+		sc.q.push(expectation{kind: expectSynthetic, synth: closeComplete})
+		return true, nil
+	}
+	return false, nil
+}
+
+// parse handles a client's Parse.
+func (r *relay) parse(sc *ServerConn, msg []byte) error {
+	name, rest, ok := cstring(msg[headerLen:])
+	query, types, ok2 := cstring(rest)
+	if !ok || !ok2 || len(types) < 2 || len(types) != 2+4*int(binary.BigEndian.Uint16(types)) {
+		return r.violation("invalid Parse message")
+	}
+	if len(name) == 0 {
+		// The unnamed statement: relayed as is, and kept so a later Bind on another
+		// server connection can prepare it again.
+		r.unnamed = r.unnamed[:0]
+		if len(msg) <= maxUnnamedLen {
+			r.unnamed = append(r.unnamed, msg...)
+		}
+		r.unnamedHere = true
+		sc.q.push(expectation{kind: expectParse})
+		r.out = append(r.out, msg...)
+		return nil
+	}
+	if _, exists := r.stmts[string(name)]; exists {
+		r.fail(sc, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: CodeDuplicatePreparedStmt,
+			Message: "prepared statement \"" + string(name) + "\" already exists", File: "prepare.c", Routine: "StorePreparedStatement"})
+		return nil
+	}
+	st := &clientStmt{stmtInfo: r.a.stmts.lookup(query, types), query: append([]byte(nil), query...), types: append([]byte(nil), types...)}
+	if r.stmts == nil {
+		r.stmts = make(map[string]*clientStmt)
+	}
+	key := string(name)
+	r.stmts[key] = st
+	if sc.prepared.has(st.id) {
+		sc.q.push(expectation{kind: expectSynthetic, synth: parseComplete, stmt: st.stmtInfo, stmtName: key})
+		return nil
+	}
+	r.prepare(sc, st, key)
+	return nil
+}
+
+// useStmt handles a Bind or Describe of a statement: kind is its expectation, off the
+// offset of the statement name in the body. The unnamed statement is prepared again
+// if this connection does not have it; a named one is prepared if needed and renamed.
+func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, name []byte) error {
+	if len(name) == 0 {
+		if !r.unnamedHere && len(r.unnamed) > 0 {
+			sc.q.push(expectation{kind: expectParse, drop: true})
+			r.out = append(r.out, r.unnamed...)
+			r.unnamedHere = true
+		}
+		sc.q.push(expectation{kind: kind})
+		r.out = append(r.out, msg...)
+		return nil
+	}
+	st := r.stmts[string(name)]
+	if st == nil {
+		r.fail(sc, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: CodeUndefinedPreparedStmt,
+			Message: "prepared statement \"" + string(name) + "\" does not exist", File: "prepare.c", Routine: "FetchPreparedStatement"})
+		return nil
+	}
+	if !sc.prepared.has(st.id) {
+		r.prepare(sc, st, "")
+	}
+	sc.q.push(expectation{kind: kind})
+	body := msg[headerLen:]
+	var nameBuf [24]byte
+	newName := serverName(nameBuf[:0], st.id)
+	r.out = appendHeader(r.out, msg[0], len(body)-len(name)+len(newName))
+	r.out = append(r.out, body[:off]...)
+	r.out = append(r.out, newName...)
+	r.out = append(r.out, body[off+len(name):]...)
+	return nil
+}
+
+// prepare sends a Parse of st under its server-side name, closing the least recently
+// used statement first if the connection is at its limit. clientName is the client's
+// name when this is the client's own Parse (its ParseComplete is relayed), "" when
+// motorpool injects it (its ParseComplete is dropped).
+func (r *relay) prepare(sc *ServerConn, st *clientStmt, clientName string) {
+	var nameBuf [24]byte
+	if evict := sc.prepared.add(st.id); evict != 0 {
+		sc.q.push(expectation{kind: expectClose, drop: true})
+		old := serverName(nameBuf[:0], evict)
+		r.out = appendHeader(r.out, msgClose, 1+len(old)+1)
+		r.out = append(append(append(r.out, 'S'), old...), 0)
+	}
+	name := serverName(nameBuf[:0], st.id)
+	sc.q.push(expectation{kind: expectParse, drop: clientName == "", stmt: st.stmtInfo, stmtName: clientName})
+	r.out = appendHeader(r.out, msgParse, len(name)+1+len(st.query)+1+len(st.types))
+	r.out = append(append(r.out, name...), 0)
+	r.out = append(append(r.out, st.query...), 0)
+	r.out = append(r.out, st.types...)
+}
+
+// invalidParse is a Parse that fails on the server. motorpool sends it where the
+// client's request must fail, so the server enters the same state PostgreSQL would be
+// in (the transaction failed, messages skipped until Sync); the client sees the error
+// motorpool substitutes for the server's.
+var invalidParse = func() []byte {
+	b, _ := (&pgproto3.Parse{Name: "mp_invalid", Query: "motorpool refused this request"}).Encode(nil)
+	return b
+}()
+
+// fail makes the client's current request fail with e, as PostgreSQL would.
+func (r *relay) fail(sc *ServerConn, e *pgproto3.ErrorResponse) {
+	synth, _ := e.Encode(nil)
+	sc.q.push(expectation{kind: expectParse, drop: true, synth: synth})
+	r.out = append(r.out, invalidParse...)
+}
+
+// answerLocally answers, without a server connection, the requests of an unbound
+// client that need none: a Parse of a statement some server has already accepted, a
+// Close, and the errors of naming a statement that does not exist or already does. A
+// client that prepares with Parse and Sync alone (libpq's PQprepare) then needs no
+// server connection to do so, which keeps a single-threaded client with many
+// connections (pgbench -M prepared) from waiting on itself.
+func (r *relay) answerLocally(msg []byte) bool {
+	body := msg[headerLen:]
+	switch msg[0] {
+	case msgParse:
+		name, rest, ok := cstring(body)
+		query, types, ok2 := cstring(rest)
+		if !ok || !ok2 || len(name) == 0 {
+			return false
+		}
+		if _, exists := r.stmts[string(name)]; exists {
+			r.refuseLocally(CodeDuplicatePreparedStmt, "prepared statement \""+string(name)+"\" already exists")
+			return true
+		}
+		info := r.a.stmts.lookup(query, types)
+		if !info.valid.Load() {
+			return false // a server must check it first
+		}
+		if r.stmts == nil {
+			r.stmts = make(map[string]*clientStmt)
+		}
+		r.stmts[string(name)] = &clientStmt{stmtInfo: info, query: append([]byte(nil), query...), types: append([]byte(nil), types...)}
+		r.reply(parseComplete)
+		return true
+	case msgBind, msgDescribe:
+		var name []byte
+		var ok bool
+		if msg[0] == msgBind {
+			_, rest, ok1 := cstring(body)
+			name, _, ok = cstring(rest)
+			ok = ok && ok1
+		} else if len(body) > 1 && body[0] == 'S' {
+			name, _, ok = cstring(body[1:])
+		}
+		if !ok || len(name) == 0 || r.stmts[string(name)] != nil {
+			return false
+		}
+		r.refuseLocally(CodeUndefinedPreparedStmt, "prepared statement \""+string(name)+"\" does not exist")
+		return true
+	case msgClose:
+		if len(body) < 2 {
+			return false
+		}
+		name, _, ok := cstring(body[1:])
+		if !ok || (body[0] == 'S' && len(name) == 0) {
+			return false // the unnamed statement may still be on a server connection
+		}
+		if body[0] == 'S' {
+			delete(r.stmts, string(name))
+		}
+		r.reply(closeComplete) // an unbound client has no open portal
+		return true
+	}
+	return false
+}
+
+// refuseLocally answers an unbound client's request with an error, then skips to Sync.
+func (r *relay) refuseLocally(code, message string) {
+	r.reply(appendError(nil, &Error{Severity: "ERROR", Code: code, Message: message}))
+	r.skipToSync = true
+}
