@@ -98,6 +98,10 @@ func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
 	stop := context.AfterFunc(ctx, func() { r.close() })
 	defer stop()
 	sess, err := a.login(ctx, r, c, sp)
+	var con errConsole
+	if errors.As(err, &con) {
+		return a.serveConsole(ctx, r, con.user, con.console)
+	}
 	if err != nil {
 		return r.refuseLogin(err)
 	}
@@ -174,6 +178,8 @@ func (a *Adapter) startTLS(r *relay) error {
 	r.conn, r.rd.conn = tc, tc
 	return nil
 }
+
+var zeroTime time.Time
 
 func isDisconnect(err error) bool {
 	var ne net.Error

@@ -35,6 +35,9 @@ func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *star
 		return nil, err
 	}
 	r.write(authOKMsg)
+	if route.Console != nil {
+		return nil, errConsole{route.Console, user}
+	}
 
 	sess, err := route.Open(c)
 	if err != nil {
@@ -57,6 +60,14 @@ func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *star
 	r.write(out)
 	return sess, nil
 }
+
+// errConsole ends login for an admin console session, which Serve then runs.
+type errConsole struct {
+	console proxy.Console
+	user    string
+}
+
+func (errConsole) Error() string { return "admin console session" }
 
 var authOKMsg = appendMsg(nil, msgAuthentication, []byte{0, 0, 0, 0})
 
@@ -148,6 +159,8 @@ func (a *Adapter) routeError(err error, database string) error {
 		return &Error{Severity: "FATAL", Code: CodeInvalidCatalogName, Message: "database \"" + database + "\" does not exist", Err: err}
 	case errors.Is(err, proxy.ErrTooManyClients):
 		return &Error{Severity: "FATAL", Code: CodeTooManyConnections, Message: "sorry, too many clients already", Err: err}
+	case errors.Is(err, proxy.ErrNotAdmin):
+		return &Error{Severity: "FATAL", Code: CodeInvalidAuthorization, Message: "not allowed: this user may not use the admin console", Err: err}
 	case errors.Is(err, proxy.ErrShuttingDown):
 		return &Error{Severity: "FATAL", Code: CodeCannotConnectNow, Message: "motorpool is shutting down", Err: err}
 	}

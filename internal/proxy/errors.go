@@ -15,6 +15,8 @@ var (
 	ErrTooManyClients = errors.New("too many client connections")
 	// ErrShuttingDown: the proxy is draining and takes no new sessions.
 	ErrShuttingDown = errors.New("shutting down")
+	// ErrNotAdmin: a user who is not in admin.users asked for the admin console.
+	ErrNotAdmin = errors.New("not an admin user")
 )
 
 // AcquireError says why a client got no server connection: its pool was exhausted,

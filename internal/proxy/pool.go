@@ -44,11 +44,14 @@ type Pool struct {
 	Counters Counters
 }
 
-// Counters are a pool's traffic counters.
+// Counters are a pool's traffic counters, since the pool was created.
 type Counters struct {
 	Sessions     atomic.Uint64 // sessions opened
-	Transactions atomic.Uint64 // leases released (units of work served)
-	TxTimeNanos  atomic.Uint64 // time leases were held
+	Transactions atomic.Uint64 // leases ended (units of work served)
+	TxTimeNanos  atomic.Uint64 // time leases were held, in total
+	Queries      atomic.Uint64 // requests answered by servers (see Observer.Query)
+	BytesIn      atomic.Uint64 // bytes relayed from clients to servers
+	BytesOut     atomic.Uint64 // bytes relayed from servers to clients
 }
 
 // Settings returns the pool's resolved settings.

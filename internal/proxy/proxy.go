@@ -27,6 +27,8 @@ type Proxy struct {
 	bg     sync.WaitGroup     // closers of retired pools
 
 	reg      atomic.Pointer[registry]
+	console  atomic.Pointer[Console]
+	observer Observer // set before Serve
 	draining atomic.Bool
 	closed   atomic.Bool
 	nextID   atomic.Uint64

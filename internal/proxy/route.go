@@ -16,7 +16,10 @@ type RouteRequest struct {
 
 // Route is where a client goes: its pool and how it must authenticate.
 type Route struct {
-	Pool        *Pool
+	// Pool is the client's pool; nil for the admin console.
+	Pool *Pool
+	// Console, when set, is the admin console the client logged in to.
+	Console     Console
 	Credentials Credentials
 	client      *Client
 }
@@ -39,6 +42,9 @@ func (c *Client) Route(req RouteRequest) (*Route, error) {
 	if c.over {
 		return nil, ErrTooManyClients
 	}
+	if rt, ok, err := p.consoleRoute(c, req); ok {
+		return rt, err
+	}
 	reg := p.reg.Load()
 	db := reg.cfg.Database(req.Database)
 	if db == nil {
@@ -55,9 +61,13 @@ func (c *Client) Route(req RouteRequest) (*Route, error) {
 }
 
 // Open starts the client's session on the route's pool, once it has authenticated.
+// It must not be called for the admin console.
 func (rt *Route) Open(c *Client) (*Session, error) {
 	if c.proxy.draining.Load() {
 		return nil, ErrShuttingDown
+	}
+	if rt.Pool == nil {
+		return nil, ErrUnknownDatabase
 	}
 	rt.Pool.sessions.Add(1)
 	rt.Pool.Counters.Sessions.Add(1)
@@ -80,9 +90,8 @@ func matches(s *config.Service, req RouteRequest) bool {
 	return true
 }
 
-// credentials returns what user must authenticate against for database db: a user
-// of auth.users, else the database URL's own user and password, else auth_query.
-func (r *registry) credentials(p *Proxy, db *config.Database, user string) Credentials {
+// userCredentials returns the credentials auth.users gives user, if any.
+func (r *registry) userCredentials(p *Proxy, user string) Credentials {
 	cr := Credentials{}
 	switch r.cfg.Auth.Type {
 	case config.AuthTrust:
@@ -97,8 +106,17 @@ func (r *registry) credentials(p *Proxy, db *config.Database, user string) Crede
 			} else {
 				cr.Secret = string(u.Password)
 			}
-			return cr
 		}
+	}
+	return cr
+}
+
+// credentials returns what user must authenticate against for database db: a user
+// of auth.users, else the database URL's own user and password, else auth_query.
+func (r *registry) credentials(p *Proxy, db *config.Database, user string) Credentials {
+	cr := r.userCredentials(p, user)
+	if cr.Known() {
+		return cr
 	}
 	if db.URL.User == user && db.URL.Password != "" {
 		cr.Password = db.URL.Password

@@ -79,8 +79,12 @@ func (s *Session) Destroy(l Lease, cause error) {
 }
 
 func (s *Session) count(l Lease) {
+	held := time.Since(l.since)
 	s.pool.Counters.Transactions.Add(1)
-	s.pool.Counters.TxTimeNanos.Add(uint64(time.Since(l.since)))
+	s.pool.Counters.TxTimeNanos.Add(uint64(held))
+	if o := s.client.proxy.observer; o != nil {
+		o.Transaction(s.pool, held)
+	}
 }
 
 // Draining reports whether the proxy is shutting down: the adapter should end the

@@ -1,0 +1,37 @@
+package proxy
+
+import "time"
+
+// Observer receives the proxy's per-event measurements, for metrics and monitoring.
+// Its methods are called on hot paths, from many goroutines at once: they must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	// Transaction reports a lease that ended: the time a client held a server
+	// connection (a transaction in transaction mode, a session in session mode).
+	Transaction(p *Pool, held time.Duration)
+	// Query reports one request answered by the server: a simple query or an
+	// extended-protocol batch up to Sync, timed from sending to ReadyForQuery.
+	Query(p *Pool, d time.Duration)
+	// Traffic reports bytes relayed from clients to servers (in) and back (out).
+	Traffic(p *Pool, in, out int)
+}
+
+// SetObserver installs the observer. Call it before Serve.
+func (p *Proxy) SetObserver(o Observer) { p.observer = o }
+
+// ObserveQuery reports one request answered by the server; see Observer.Query.
+func (s *Session) ObserveQuery(d time.Duration) {
+	s.pool.Counters.Queries.Add(1)
+	if o := s.client.proxy.observer; o != nil {
+		o.Query(s.pool, d)
+	}
+}
+
+// ObserveTraffic reports bytes relayed for the session; see Observer.Traffic.
+func (s *Session) ObserveTraffic(in, out int) {
+	s.pool.Counters.BytesIn.Add(uint64(in))
+	s.pool.Counters.BytesOut.Add(uint64(out))
+	if o := s.client.proxy.observer; o != nil {
+		o.Traffic(s.pool, in, out)
+	}
+}
