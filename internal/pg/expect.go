@@ -20,6 +20,9 @@ type expectation struct {
 	// note, when set, carries what motorpool must learn from the outcome of a simple
 	// query that changes session state (see stmtNote).
 	note *stmtNote
+	// sent is when a client's Sync or Query was sent (monotonic nanoseconds), to time
+	// the request; 0 for motorpool's own.
+	sent int64
 }
 
 type expectKind uint8

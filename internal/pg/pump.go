@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/motorpool/motorpool/internal/proxy"
 	"io"
+	"time"
 )
 
 // pumpState is the pump's private state.
@@ -14,6 +15,9 @@ type pumpState struct {
 	// out collects the bytes to send to the client when some messages of a chunk are
 	// dropped or synthesized; otherwise the chunk is written straight from rd.buf.
 	out []byte
+	// queries holds the durations of the client requests answered in the current
+	// chunk, reported once sc.mu is released.
+	queries []time.Duration
 }
 
 // pump reads everything the server sends, for the connection's whole life, and relays
@@ -72,7 +76,7 @@ func (p *pumpState) chunk() error {
 			break
 		}
 		msg := p.rd.buf[p.rd.r : p.rd.r+h.size]
-		synth, forward, s, err := sc.route(c, msg)
+		synth, forward, s, err := sc.route(c, msg, &p.queries)
 		if err != nil {
 			sc.mu.Unlock()
 			return err
@@ -94,12 +98,20 @@ func (p *pumpState) chunk() error {
 	sc.mu.Unlock()
 
 	if !gone {
+		n := 0
 		if copying {
+			n = len(p.out)
 			c.write(p.out)
 		} else if p.rd.r > start {
+			n = p.rd.r - start
 			c.write(p.rd.buf[start:p.rd.r])
 		}
+		c.sess.ObserveTraffic(0, n)
+		for _, d := range p.queries {
+			c.sess.ObserveQuery(d)
+		}
 	}
+	p.queries = p.queries[:0]
 	if settle {
 		sc.settleFromPump()
 	}
@@ -112,7 +124,7 @@ func (p *pumpState) streamLarge(h header) error {
 	msg := p.rd.buf[p.rd.r:p.rd.w] // a prefix of the message
 	sc.mu.Lock()
 	c := sc.client
-	synth, forward, settle, err := sc.route(c, msg)
+	synth, forward, settle, err := sc.route(c, msg, nil)
 	gone := c == nil || c.gone
 	sc.mu.Unlock()
 	if err != nil {
@@ -135,7 +147,7 @@ func (p *pumpState) streamLarge(h header) error {
 // (answers motorpool owes the client), whether to relay it, and whether the connection
 // has answered everything it was sent (a point to settle it). msg may be only a
 // prefix of a large message.
-func (sc *ServerConn) route(c *relay, msg []byte) (synth []byte, forward, settle bool, err error) {
+func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (synth []byte, forward, settle bool, err error) {
 	typ := msg[0]
 	// Answers motorpool synthesized for requests it handled itself come first, in order.
 	for {
@@ -206,6 +218,9 @@ func (sc *ServerConn) route(c *relay, msg []byte) (synth []byte, forward, settle
 		}
 		sc.tx = msg[headerLen]
 		sc.q.pop()
+		if e.sent != 0 && queries != nil {
+			*queries = append(*queries, time.Duration(nanotime()-e.sent))
+		}
 		if e.note != nil {
 			sc.applyNote(c, e.note)
 		}

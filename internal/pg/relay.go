@@ -53,6 +53,8 @@ type relay struct {
 	sessionPID uint32
 	key        cancelKey
 
+	bytesIn int // relayed to servers, not yet reported
+
 	closeOnce sync.Once
 }
 
@@ -95,6 +97,10 @@ func (r *relay) run(ctx context.Context) error {
 	for {
 		if r.rd.empty() {
 			r.rd.release()
+			if r.bytesIn > 0 {
+				r.sess.ObserveTraffic(r.bytesIn, 0)
+				r.bytesIn = 0
+			}
 			if err := waitReadable(r.conn); err != nil {
 				return err
 			}
@@ -114,6 +120,7 @@ func (r *relay) process(ctx context.Context) error {
 	flush := func() {
 		r.flushReplies()
 		if len(r.out) > 0 {
+			r.bytesIn += len(r.out)
 			sc.send(r.out)
 			r.out = r.out[:0]
 		}
@@ -210,6 +217,9 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 		if typ == msgQuery {
 			e.note = inspectQuery(msg[headerLen:])
 			r.unnamedHere = false // a simple query replaces the unnamed statement
+		}
+		if e.kind.endsAtReady() {
+			e.sent = nanotime()
 		}
 		sc.q.push(e)
 	}
