@@ -512,6 +512,9 @@ func (sc *ServerConn) settleFromPump() {
 		lease := sc.unbindLocked()
 		sc.mu.Unlock()
 		sc.release(c.sess, lease)
+		if c.sess.Draining() {
+			c.abort(Fatalf(CodeAdminShutdown, "terminating connection because motorpool is shutting down"), nil)
+		}
 	case proxy.Violation:
 		sc.mu.Unlock()
 		c.abort(Fatalf(CodeFeatureNotSupported, "transaction blocks are not allowed in statement pooling mode"), nil)

@@ -66,6 +66,17 @@ type ServerConn struct {
 // Dial connects to a PostgreSQL server, authenticates and starts the connection's pump.
 // ctx bounds the whole login.
 func Dial(ctx context.Context, cfg *proxy.Target) (*ServerConn, error) {
+	sc, err := dialLogin(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	go sc.pump()
+	return sc, nil
+}
+
+// dialLogin connects and authenticates to the first address that accepts, without
+// starting the pump.
+func dialLogin(ctx context.Context, cfg *proxy.Target) (*ServerConn, error) {
 	var errs []error
 	for _, addr := range cfg.Addresses {
 		sc, err := dialOne(ctx, cfg, addr)
@@ -103,7 +114,6 @@ func dialOne(ctx context.Context, cfg *proxy.Target, addr string) (*ServerConn, 
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	sc.conn.SetDeadline(time.Time{})
-	go sc.pump()
 	return sc, nil
 }
 
