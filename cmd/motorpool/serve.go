@@ -47,7 +47,9 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.Log)
+	var level slog.LevelVar
+	level.Set(cfg.Log.Level)
+	log := newLogger(stderr, cfg.Log.Format, &level)
 	clientTLS, err := loadTLS(cfg.TLS)
 	if err != nil {
 		return err
@@ -81,6 +83,7 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			log.Error("reload failed; the running configuration keeps serving", "err", err)
 			return
 		}
+		level.Set(next.Log.Level)
 		log.Info("configuration reloaded", "why", why, "changes", changes.String())
 	}
 	stopWatch, err := watchFile(file, func() { reload("file changed") })
@@ -142,9 +145,9 @@ func loadOrReport(stderr io.Writer, file string) (*config.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == "json" {
+func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
