@@ -44,7 +44,7 @@ func (p *Pool[C]) dialLoop(e *entry[C]) {
 	defer p.wg.Done()
 	for p.proceed(e) {
 		start := p.clock.read()
-		conn, err := p.dial()
+		conn, err := p.dial(e.id)
 		now := p.clock.read()
 		p.mu.Lock()
 		if err == nil {
@@ -86,8 +86,19 @@ func (p *Pool[C]) proceed(e *entry[C]) bool {
 	return true
 }
 
-func (p *Pool[C]) dial() (C, error) {
-	ctx := p.ctx
+// connIDKey is the context key of the connection ID in Dial's context.
+type connIDKey struct{}
+
+// DialConnID returns the ID of the connection a Config.Dial call is dialing,
+// the ID that Conns and Lease.ID report once it is open, so that Dial can
+// label what it logs. ok is false for any other context.
+func DialConnID(ctx context.Context) (id uint64, ok bool) {
+	id, ok = ctx.Value(connIDKey{}).(uint64)
+	return id, ok
+}
+
+func (p *Pool[C]) dial(id uint64) (C, error) {
+	ctx := context.WithValue(p.ctx, connIDKey{}, id)
 	if t := p.cfg.ConnectTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)

@@ -53,6 +53,9 @@ func (b *fakeBackend) dial(ctx context.Context) (*fakeConn, error) {
 	defer b.mu.Unlock()
 	b.next++
 	c := &fakeConn{id: b.next}
+	if id, ok := pool.DialConnID(ctx); ok {
+		c.id = int(id) // the pool's ID, so that tests can match the two
+	}
 	b.open[c.id] = c
 	b.maxOpen = max(b.maxOpen, len(b.open))
 	return c, nil
@@ -105,6 +108,12 @@ func (b *fakeBackend) breakConn(id int) {
 	b.mu.Lock()
 	b.open[id].broken = true
 	b.mu.Unlock()
+}
+
+func (b *fakeBackend) isOpen(c *fakeConn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open[c.id] == c
 }
 
 func (b *fakeBackend) openCount() int {
