@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var file string
 	var drain time.Duration
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "serve -c FILE",
 		Short: "Run the proxy",
@@ -34,11 +36,19 @@ motorpool stops accepting, lets transactions finish until --drain-timeout,
 then exits. SIGINT exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return runServe(cmd.ErrOrStderr(), file, drain)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "motorpool.yaml", "configuration file")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long SIGTERM waits for transactions to finish")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file until exit")
 	return cmd
 }
 
@@ -163,4 +173,17 @@ func loadTLS(c config.TLS) (*tls.Config, error) {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// startCPUProfile profiles the process into file until the returned stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
