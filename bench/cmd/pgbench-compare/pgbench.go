@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,6 +73,10 @@ type pgbenchSummary struct {
 	ConnectTime time.Duration
 }
 
+// errNoTransactions means -T ran out before any transaction completed: the
+// clients were still connecting.
+var errNoTransactions = errors.New("no transaction completed: -T ran out while clients connected")
+
 var (
 	reProcessed = regexp.MustCompile(`(?m)^number of transactions actually processed: (\d+)`)
 	reFailed    = regexp.MustCompile(`(?m)^number of failed transactions: (\d+)`)
@@ -88,11 +93,11 @@ func parseSummary(out string) (pgbenchSummary, error) {
 		ms, _ := strconv.ParseFloat(c[1], 64)
 		s.ConnectTime = time.Duration(ms * float64(time.Millisecond))
 	}
+	if m != nil && (m[1] == "0" || t == nil) {
+		return s, errNoTransactions
+	}
 	if m == nil || t == nil {
 		return s, fmt.Errorf("no transaction count or tps in pgbench output")
-	}
-	if m[1] == "0" {
-		return s, fmt.Errorf("no transaction completed (clients connected in %v)", s.ConnectTime.Round(time.Millisecond))
 	}
 	s.Transactions, _ = strconv.Atoi(m[1])
 	s.TPS, _ = strconv.ParseFloat(t[1], 64)
