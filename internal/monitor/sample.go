@@ -15,10 +15,10 @@ type Sample struct {
 
 	// Gauges.
 	Active, Idle, Waiting, Total, Max, Creating int32
-	ClientsActive, ClientsWaiting, ClientsIdle int32
-	Utilization                                float32
-	Leaked                                     int32
-	MeanAge, OldestLease                       time.Duration
+	ClientsActive, ClientsWaiting, ClientsIdle  int32
+	Utilization                                 float32
+	Leaked                                      int32
+	MeanAge, OldestLease                        time.Duration
 
 	// Counts during the interval since the previous sample.
 	Interval                        time.Duration
