@@ -149,6 +149,9 @@ func (p *pumpState) streamLarge(h header) error {
 // prefix of a large message.
 func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (synth []byte, forward, settle bool, err error) {
 	typ := msg[0]
+	if !backendType(typ) {
+		return nil, false, false, fmt.Errorf("server sent unknown message type %d", typ)
+	}
 	// Answers motorpool synthesized for requests it handled itself come first, in order.
 	for {
 		e, ok := sc.q.front()
@@ -289,4 +292,18 @@ func (sc *ServerConn) unprepare(c *relay, e expectation) {
 			delete(c.stmts, e.stmtName)
 		}
 	}
+}
+
+// backendType reports whether typ is a message a server may send after login.
+func backendType(typ byte) bool {
+	switch typ {
+	case msgBindComplete, msgCloseComplete, msgCommandComplete, msgCopyData, msgCopyDone,
+		msgCopyBothResponse, msgCopyInResponse, msgCopyOutResponse, msgDataRow,
+		msgEmptyQueryResponse, msgErrorResponse, msgFunctionCallResponse, msgNoData,
+		msgNoticeResponse, msgNotification, msgParameterDescription, msgParameterStatus,
+		msgParseComplete, msgPortalSuspended, msgReadyForQuery, msgRowDescription,
+		msgNegotiateProtocol, msgBackendKeyData:
+		return true
+	}
+	return false
 }

@@ -33,8 +33,8 @@ type reader struct {
 	conn net.Conn
 	buf  []byte
 	r, w int
-	// pooled reports whether buf came from bufPool (and may be returned to it).
-	pooled bool
+	// pooled is the bufPool entry buf came from, nil if buf is the reader's own.
+	pooled *[]byte
 }
 
 // buffered returns the unconsumed bytes.
@@ -46,19 +46,17 @@ func (rd *reader) empty() bool { return rd.r == rd.w }
 // acquire makes sure rd has a buffer, borrowing one from the pool if it has none.
 func (rd *reader) acquire() {
 	if rd.buf == nil {
-		rd.buf = *bufPool.Get().(*[]byte)
-		rd.pooled = true
+		rd.pooled = bufPool.Get().(*[]byte)
+		rd.buf = *rd.pooled
 		rd.r, rd.w = 0, 0
 	}
 }
 
 // release returns a pooled buffer once nothing is left in it.
 func (rd *reader) release() {
-	if rd.pooled && rd.r == rd.w && len(rd.buf) == clientBufSize {
-		b := rd.buf
-		bufPool.Put(&b)
-		rd.buf = nil
-		rd.pooled = false
+	if rd.pooled != nil && rd.r == rd.w {
+		bufPool.Put(rd.pooled)
+		rd.buf, rd.pooled = nil, nil
 		rd.r, rd.w = 0, 0
 	}
 }
@@ -108,10 +106,9 @@ func (rd *reader) whole(h header, max int) ([]byte, error) {
 		nb := make([]byte, h.size)
 		rd.w = copy(nb, rd.buf[rd.r:rd.w])
 		rd.r = 0
-		if rd.pooled {
-			b := rd.buf
-			bufPool.Put(&b)
-			rd.pooled = false
+		if rd.pooled != nil {
+			bufPool.Put(rd.pooled)
+			rd.pooled = nil
 		}
 		rd.buf = nb
 	}
@@ -131,9 +128,8 @@ func (rd *reader) whole(h header, max int) ([]byte, error) {
 
 // shrink drops an oversized buffer grown by whole, once it is drained.
 func (rd *reader) shrink(size int) {
-	if len(rd.buf) > size && rd.r == rd.w {
+	if len(rd.buf) > size && rd.r == rd.w && rd.pooled == nil {
 		rd.buf = nil
-		rd.pooled = false
 		rd.r, rd.w = 0, 0
 	}
 }

@@ -5,38 +5,54 @@ import (
 	"syscall"
 )
 
-// waitReadable blocks until c has bytes to read (or is closed), without holding a
-// buffer, so an idle client costs its goroutine and socket only. Connections that do
-// not expose their descriptor (TLS) return at once; their read blocks instead.
+// idleWait blocks until a connection has bytes to read (or is closed), without
+// holding a buffer, so an idle client costs its goroutine and socket only. It is made
+// once per connection and allocates nothing per wait.
 //
-// It costs what a blocking read does: one non-blocking peek that finds nothing (the
-// poller is edge-triggered, so data that arrived before we wait must be seen here),
-// a park, and, once woken, the caller's read.
-func waitReadable(c net.Conn) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+// A wait costs what a blocking read does: one non-blocking peek that finds nothing
+// (the poller is edge-triggered, so data that arrived before we wait must be seen
+// here), a park, and, once woken, the caller's read.
+type idleWait struct {
+	raw   syscall.RawConn // nil: the connection does not expose its descriptor (TLS)
+	first bool
+	check func(fd uintptr) bool
+}
+
+func newIdleWait(c net.Conn) *idleWait {
+	w := &idleWait{}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.raw = raw
+		}
+	}
+	w.check = w.readable
+	return w
+}
+
+// wait blocks until the connection is readable. Without a descriptor it returns at
+// once, and the caller's read blocks instead.
+func (w *idleWait) wait() error {
+	if w.raw == nil {
 		return nil
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
+	w.first = true
+	return w.raw.Read(w.check)
+}
+
+func (w *idleWait) readable(fd uintptr) bool {
+	if !w.first {
+		return true // woken by the poller: the read that follows finds out
 	}
-	first := true
-	return rc.Read(func(fd uintptr) bool {
-		if !first {
-			return true // woken by the poller: the read that follows finds out
+	w.first = false
+	var b [1]byte
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // nothing yet: park until the poller says readable
 		}
-		first = false
-		var b [1]byte
-		for {
-			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			switch err {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // nothing yet: park until the poller says readable
-			}
-			return true // data, end of stream or an error the next read reports
-		}
-	})
+		return true // data, end of stream or an error the next read reports
+	}
 }

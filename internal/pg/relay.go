@@ -54,6 +54,7 @@ type relay struct {
 	key        cancelKey
 
 	bytesIn int // relayed to servers, not yet reported
+	idle    *idleWait
 
 	closeOnce sync.Once
 }
@@ -94,6 +95,7 @@ func (r *relay) close() { r.closeOnce.Do(func() { r.conn.Close() }) }
 // run relays the client's messages until it leaves.
 func (r *relay) run(ctx context.Context) error {
 	defer r.rd.release()
+	r.idle = newIdleWait(r.conn)
 	for {
 		if r.rd.empty() {
 			r.rd.release()
@@ -101,7 +103,7 @@ func (r *relay) run(ctx context.Context) error {
 				r.sess.ObserveTraffic(r.bytesIn, 0)
 				r.bytesIn = 0
 			}
-			if err := waitReadable(r.conn); err != nil {
+			if err := r.idle.wait(); err != nil {
 				return err
 			}
 		}
