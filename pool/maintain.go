@@ -3,11 +3,12 @@ package pool
 import "time"
 
 // maintain is the maintainer goroutine: it retires idle connections (idle
-// timeout, lifetime), reports leaks and keeps the pool at its minimum. It
-// sleeps until the earliest deadline it knows of; Acquire and Release wake it
-// (scheduleLocked) only when they create an earlier one, which in steady
-// state they do not, since it never sleeps longer than IdleTimeout or
-// LeakThreshold.
+// timeout, lifetime), reports leaks, fails waiters past their bounds and keeps
+// the pool at its minimum. It sleeps until the earliest deadline it knows of;
+// Acquire and Release wake it (scheduleLocked) only when they create an
+// earlier one, which in steady state they do not, since it never sleeps longer
+// than IdleTimeout, LeakThreshold or, while acquirers wait, a wait's first
+// bound.
 func (p *Pool[C]) maintain() {
 	defer p.wg.Done()
 	t := time.NewTimer(time.Hour)
@@ -31,6 +32,18 @@ func (p *Pool[C]) maintain() {
 			t.Reset(time.Duration(next - now))
 		}
 	}
+}
+
+// firstBound is how long after it starts a wait's first bound passes, or 0.
+func (p *Pool[C]) firstBound() int64 {
+	at, ct := int64(p.cfg.AcquireTimeout), int64(p.cfg.ConnectTimeout)
+	switch {
+	case ct > 0 && (at <= 0 || ct < at):
+		return ct
+	case at > 0:
+		return at
+	}
+	return 0
 }
 
 // maintainLocked does the work due at now and returns when it should run next.
@@ -77,6 +90,15 @@ func (p *Pool[C]) maintainLocked(now int64) int64 {
 	}
 	if idleTimeout > 0 {
 		next = min(next, now+idleTimeout)
+	}
+	next = min(next, p.expireWaitersLocked(now))
+	if p.waiters.n > 0 || p.st.waits != p.waitsSeen {
+		// While acquirers come and go, wake at least as often as a new
+		// waiter's first bound, so that queuing up never has to wake us.
+		p.waitsSeen = p.st.waits
+		if b := p.firstBound(); b > 0 {
+			next = min(next, now+b)
+		}
 	}
 	p.startDialsLocked()
 	return next

@@ -48,6 +48,7 @@ type Pool[C any] struct {
 	returning int            // entries validating because Reset runs: they come back
 	nextID    uint64         // last entry ID issued
 	wakeAt    int64          // when the maintainer will next run
+	waitsSeen uint64         // st.waits when the maintainer last ran
 	evq       []Event        // events not yet dispatched
 	evOff     bool           // the dispatcher has been told to stop
 	st        counters       // statistics

@@ -1,9 +1,6 @@
 package pool
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // waiter is one acquirer waiting in line. Nodes are recycled through
 // Pool.waiterCache, so waiting does not allocate once the pool is warm.
@@ -17,10 +14,10 @@ type waiter[C any] struct {
 	e     *entry[C] // the connection handed over, now leased to this waiter
 	err   error     // or why the wait failed
 
-	timer      *time.Timer // AcquireTimeout and ConnectTimeout alarms; owned by the waiting goroutine
-	start      int64       // exact clock reading when the wait began
-	deadline   int64       // AcquireTimeout passes; 0: none
-	checkpoint int64       // ConnectTimeout passes; 0: none or already passed
+	start      int64 // clock reading when the wait began, for its bounds (Pool.mu)
+	began      int64 // exact reading just after, for the histogram; the waiter's own
+	deadline   int64 // AcquireTimeout passes; 0: none (Pool.mu)
+	checkpoint int64 // ConnectTimeout passes; 0: none or passed (Pool.mu)
 	holder     string
 }
 
@@ -62,7 +59,7 @@ func (l *waitList[C]) remove(w *waiter[C]) {
 // waitLocked queues the caller, starts dials if the pool may grow, unlocks
 // p.mu and waits.
 func (p *Pool[C]) waitLocked(ctx context.Context, holder string) (Lease[C], error) {
-	now := p.clock.read()
+	now := p.clock.now() // no system clock read under the lock
 	if p.closed {
 		err := p.failLocked(FailClosed, ErrClosed, now, now)
 		p.mu.Unlock()
@@ -78,88 +75,85 @@ func (p *Pool[C]) waitLocked(ctx context.Context, holder string) (Lease[C], erro
 	}
 	p.waiters.pushBack(w)
 	p.st.waits++
+	if t := w.alarm(); t != 0 {
+		p.scheduleLocked(t)
+	}
 	p.startDialsLocked()
 	p.mu.Unlock()
+	w.began = p.clock.read()
 	return p.wait(ctx, w)
 }
 
+// wait blocks until w is served or fails, or ctx ends. The pool's own bounds
+// (AcquireTimeout, ConnectTimeout) are enforced by the maintainer, which fails
+// due waiters from the head of the line: no timer per wait.
 func (p *Pool[C]) wait(ctx context.Context, w *waiter[C]) (Lease[C], error) {
-	var alarm <-chan time.Time
-	if t := w.nextAlarm(); t != 0 {
-		w.arm(t - w.start)
-		alarm = w.timer.C
+	done := ctx.Done()
+	if done == nil { // context.Background: a plain receive is cheaper than a select
+		<-w.ready
+		return p.served(w)
 	}
-	for {
-		select {
-		case <-w.ready:
-			return p.served(w)
-		case <-ctx.Done():
-			return p.abandon(ctx, w)
-		case <-alarm:
-		}
-		now := p.clock.read()
-		p.mu.Lock()
-		if !w.listed { // served as the alarm rang
-			p.mu.Unlock()
-			<-w.ready
-			return p.served(w)
-		}
-		if err := p.alarmLocked(w, now); err != nil {
-			p.mu.Unlock()
-			p.recycleWaiter(w)
-			return Lease[C]{}, err
-		}
-		p.mu.Unlock()
-		if t := w.nextAlarm(); t != 0 {
-			w.arm(t - now)
-		} else {
-			alarm = nil
-		}
+	select {
+	case <-w.ready:
+		return p.served(w)
+	case <-ctx.Done():
+		return p.abandon(ctx, w)
 	}
 }
 
-func (w *waiter[C]) nextAlarm() int64 {
+// alarm returns when w's next bound passes, or 0 for none.
+func (w *waiter[C]) alarm() int64 {
 	if w.checkpoint != 0 {
 		return w.checkpoint
 	}
 	return w.deadline
 }
 
-func (w *waiter[C]) arm(d int64) {
-	if w.timer == nil {
-		w.timer = time.NewTimer(time.Duration(d))
-	} else {
-		w.timer.Reset(time.Duration(d))
-	}
-}
-
-// alarmLocked handles a waiter's alarm: it returns the error the wait ends
-// with, or nil to keep waiting until the deadline.
-func (p *Pool[C]) alarmLocked(w *waiter[C], now int64) error {
-	switch {
-	case w.deadline != 0 && now >= w.deadline:
-		if p.failingLocked() {
-			return p.giveUpLocked(w, FailUnreachable, p.dialing.lastErr, now)
+// expireWaitersLocked fails the waiters whose AcquireTimeout has passed, and
+// those whose ConnectTimeout has passed while dials fail, and returns when
+// the next bound passes. Bounds are start + a fixed timeout, so they grow
+// along the line and the scan stops at the first waiter not yet due.
+func (p *Pool[C]) expireWaitersLocked(now int64) int64 {
+	next := never
+	for w := p.waiters.front(); w != nil; {
+		after := w.next
+		switch {
+		case w.deadline != 0 && now >= w.deadline:
+			if p.failingLocked() {
+				p.failWaiterLocked(w, FailUnreachable, p.dialing.lastErr, now)
+			} else {
+				p.failWaiterLocked(w, FailExhausted, nil, now)
+			}
+		case w.checkpoint != 0 && now >= w.checkpoint:
+			if p.failingLocked() {
+				p.failWaiterLocked(w, FailUnreachable, p.dialing.lastErr, now)
+			} else {
+				w.checkpoint = 0 // a later failed dial fails it (failFastLocked)
+				if w.deadline != 0 {
+					next = min(next, w.deadline)
+				}
+			}
+		default:
+			if t := w.alarm(); t != 0 {
+				next = min(next, t)
+			}
+			if w.checkpoint != 0 || w.deadline == 0 {
+				return next // later waiters are due later
+			}
 		}
-		return p.giveUpLocked(w, FailExhausted, nil, now)
-	case w.checkpoint != 0 && now >= w.checkpoint:
-		if p.failingLocked() {
-			return p.giveUpLocked(w, FailUnreachable, p.dialing.lastErr, now)
-		}
-		w.checkpoint = 0 // a later failed dial fails this waiter (failFastLocked)
+		w = after
 	}
-	return nil
+	return next
 }
 
 // served completes a wait that ended with a hand-off or a failure.
 func (p *Pool[C]) served(w *waiter[C]) (Lease[C], error) {
-	e, err := w.e, w.err
-	start := w.start
+	e, err, began := w.e, w.err, w.began
 	p.recycleWaiter(w)
 	if err != nil {
 		return Lease[C]{}, err
 	}
-	p.hist.record(since(p.clock.read(), start))
+	p.hist.record(since(p.clock.read(), began))
 	return Lease[C]{e: e, gen: e.gen.Load()}, nil
 }
 
@@ -181,7 +175,7 @@ func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 		p.recycleWaiter(w)
 		return Lease[C]{}, err
 	}
-	p.hist.record(since(now, w.start))
+	p.hist.record(since(now, w.began))
 	p.mu.Lock()
 	p.endLeaseLocked(e, now)
 	p.recycleLocked(e, now, false)
@@ -238,9 +232,6 @@ func (p *Pool[C]) canceledAtStart(ctx context.Context) error {
 }
 
 func (p *Pool[C]) recycleWaiter(w *waiter[C]) {
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 	w.e, w.err, w.holder = nil, nil, ""
 	p.waiterCache.Put(w)
 }
