@@ -94,7 +94,7 @@ func (l Lease[C]) Destroy(err error) {
 		p.mu.Unlock()
 		return
 	}
-	now := p.clock.read()
+	now := p.clock.now()
 	p.endLeaseLocked(e, now)
 	p.destroyLocked(e, DestroyError, err, now)
 	if p.closed {

@@ -110,6 +110,13 @@ func TestLeaseHolderAndConnsListing(t *testing.T) {
 		if conns[1].Uses != 2 {
 			t.Errorf("conn %d: %d uses, want 2", conns[1].ID, conns[1].Uses)
 		}
+		// Dial learned the ID through DialConnID; the fake backend uses it.
+		if a.Conn().id != int(a.ID()) || c2.Conn().id != int(c2.ID()) {
+			t.Errorf("Dial saw IDs %d and %d, leases report %d and %d", a.Conn().id, c2.Conn().id, a.ID(), c2.ID())
+		}
+		if _, ok := pool.DialConnID(context.Background()); ok {
+			t.Error("DialConnID found an ID in a plain context")
+		}
 		a.Release()
 		c2.Release()
 	})
