@@ -20,7 +20,8 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check -c FILE",
 		Short: "Validate a configuration file and print the effective settings with their origins",
 		Long: `check loads FILE, resolves every pool setting through the precedence
-  built-in default < profile < preset < service type < URL parameter < YAML field
+  built-in default < profile < preset < URL parameter < YAML field
+  (and for a service's pool: < service type < the service's own fields)
 and prints the effective configuration with where each value came from.
 Passwords and tokens are redacted.
 

@@ -35,9 +35,9 @@ func TestDiff(t *testing.T) {
 		{"pool size is live", replace("connection_limit=20", "connection_limit=40"), func(t *testing.T, c Changes) {
 			require.Len(t, c.ChangedDatabases, 1)
 			assert.Equal(t, ObjectChanges{Name: "shop", Changes: []Change{{Key: "connection_limit", Old: "20", New: "40", Effect: ApplyLive}}}, c.ChangedDatabases[0])
-			// URL parameters are above service types, so the services follow.
+			// A service without a type follows its database; gateway's service type
+			// sizes it whatever the database's URL says.
 			assert.Equal(t, []ObjectChanges{
-				{Name: "gateway", Changes: []Change{{Key: "connection_limit", Old: "20", New: "40", Effect: ApplyLive}}},
 				{Name: "gone", Changes: []Change{{Key: "connection_limit", Old: "20", New: "40", Effect: ApplyLive}}},
 			}, c.ChangedServices)
 			assert.Equal(t, ApplyLive, c.Effect())

@@ -22,13 +22,12 @@
 //
 // Each pool setting is resolved in layers, weakest first:
 //
-//	built-in default < profile < preset < service type < URL parameter < YAML field
+//	built-in default < profile < preset < URL parameter < YAML field
+//	  < service type < service's YAML field
 //
-// The profile is the top-level `profile:`; the preset, URL and YAML fields
-// are those of the database; the service type applies to a service's pool
-// only. A service's pool runs through its database's layers with the
-// service type between preset and URL, then the fields written on the
-// service itself. The Origin of every resolved setting is kept, so
+// The profile is the top-level `profile:`; the preset, URL and first YAML
+// fields are those of the database; the service type and the service's own
+// fields apply to a service's pool only, on top of its database's layers. The Origin of every resolved setting is kept, so
 // `motorpool check` can show where each value came from.
 //
 // # URL parameters

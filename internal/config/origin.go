@@ -1,9 +1,8 @@
 package config
 
 // OriginKind says which layer of the precedence chain a setting's value came
-// from. Later kinds win over earlier ones:
-//
-//	built-in default < profile < preset < service type < URL parameter < YAML field
+// from (see the package documentation for the order: a service type ranks above
+// its database's URL and fields, below the service's own fields).
 type OriginKind uint8
 
 // The layers, weakest first.

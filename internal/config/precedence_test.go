@@ -6,8 +6,10 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// TestPrecedence stacks the layers one by one on connection_limit and
-// checks that each one wins over the ones before it.
+// TestPrecedence stacks the layers of a service's pool one by one on
+// connection_limit and checks that each one wins over the ones before it:
+// default < profile < preset < URL < database fields < service type < service
+// fields.
 func TestPrecedence(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -33,25 +35,25 @@ func TestPrecedence(t *testing.T) {
 			  db: { url: "postgresql://h/db", preset: postgres-web }
 			services:
 			  s: { match: { user: u } }`, 25, "preset postgres-web"},
-		{"service type over preset", `
-			profile: development
-			databases:
-			  db: { url: "postgresql://h/db", preset: postgres-web }
-			services:
-			  s: { match: { user: u }, type: api_gateway }`, 30, "service type api_gateway"},
-		{"url over service type", `
+		{"url over preset", `
 			profile: development
 			databases:
 			  db: { url: "postgresql://h/db?connection_limit=40", preset: postgres-web }
 			services:
-			  s: { match: { user: u }, type: api_gateway }`, 40, "url"},
+			  s: { match: { user: u } }`, 40, "url"},
 		{"database field over url", `
 			profile: development
 			databases:
 			  db: { url: "postgresql://h/db?connection_limit=40", preset: postgres-web, connection_limit: 50 }
 			services:
-			  s: { match: { user: u }, type: api_gateway }`, 50, "test.yaml:3:95"},
-		{"service field over database field", `
+			  s: { match: { user: u } }`, 50, "test.yaml:3:95"},
+		{"service type over the database's fields", `
+			profile: development
+			databases:
+			  db: { url: "postgresql://h/db?connection_limit=40", preset: postgres-web, connection_limit: 50 }
+			services:
+			  s: { match: { user: u }, type: api_gateway }`, 30, "service type api_gateway"},
+		{"service field over service type", `
 			profile: development
 			databases:
 			  db: { url: "postgresql://h/db?connection_limit=40", preset: postgres-web, connection_limit: 50 }

@@ -10,12 +10,15 @@ import (
 
 // A pool's settings are resolved in layers, weakest first:
 //
-//	built-in defaults < profile < preset < service type < URL parameters < YAML fields
+//	built-in defaults < profile < preset < URL parameters < YAML fields
 //
-// A database's own pool has no service type layer. A service's pool starts
-// from its database's layers (its preset, URL parameters and YAML fields)
-// with the service type between preset and URL, and the fields written on
-// the service itself last.
+// for a database's own pool, and for a service's pool
+//
+//	... < the database's YAML fields < service type < the service's YAML fields
+//
+// A service type describes one kind of client, so it is more specific than the
+// database's URL, which sizes the database's own pool (the clients no service
+// matches): a URL's connection_limit=40 must not make every service 40 wide.
 type layer struct {
 	over *Overrides
 	from Origin
@@ -58,11 +61,12 @@ func (s *dbSource) layers(profile string, st *ServiceType) []layer {
 	if p, ok := LookupPreset(s.db.Preset); ok {
 		ls = append(ls, layer{over: &p.Pool, from: Origin{Kind: FromPreset, Name: p.Name}})
 	}
+	ls = append(ls, layer{over: &s.db.URL.Pool, from: Origin{Kind: FromURL, Pos: s.urlPos}})
+	ls = append(ls, layer{over: &s.written.fields, from: Origin{Kind: FromFile}, pos: s.written.fieldPos})
 	if st != nil {
 		ls = append(ls, layer{over: &st.Pool, from: Origin{Kind: FromServiceType, Name: st.Name}})
 	}
-	ls = append(ls, layer{over: &s.db.URL.Pool, from: Origin{Kind: FromURL, Pos: s.urlPos}})
-	return append(ls, layer{over: &s.written.fields, from: Origin{Kind: FromFile}, pos: s.written.fieldPos})
+	return ls
 }
 
 func (d *decoder) resolveDatabase(cfg *Config, src *dbSource) {
