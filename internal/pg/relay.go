@@ -149,10 +149,7 @@ func (r *relay) process(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if next != sc && sc != nil {
-			flush()
-		}
-		sc = next
+		sc = next // handle has sent what was batched for another connection
 	}
 }
 
