@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"context"
 	"encoding/binary"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -41,7 +42,8 @@ func (r *relay) mapped(sc *ServerConn, msg []byte) (bool, error) {
 		if !ok || !ok2 {
 			return true, r.violation("invalid Bind message")
 		}
-		return true, r.useStmt(sc, msg, expectBind, len(portal)+1, name)
+		_, err := r.useStmt(sc, msg, expectBind, len(portal)+1, name)
+		return true, err
 	case msgDescribe:
 		if len(body) < 2 {
 			return true, r.violation("invalid Describe message")
@@ -53,7 +55,8 @@ func (r *relay) mapped(sc *ServerConn, msg []byte) (bool, error) {
 		if !ok {
 			return true, r.violation("invalid Describe message")
 		}
-		return true, r.useStmt(sc, msg, expectDescribeStmt, 1, name)
+		_, err := r.useStmt(sc, msg, expectDescribeStmt, 1, name)
+		return true, err
 	case msgClose:
 		if len(body) < 2 {
 			return true, r.violation("invalid Close message")
@@ -116,7 +119,9 @@ func (r *relay) parse(sc *ServerConn, msg []byte) error {
 // useStmt handles a Bind or Describe of a statement: kind is its expectation, off the
 // offset of the statement name in the body. The unnamed statement is prepared again
 // if this connection does not have it; a named one is prepared if needed and renamed.
-func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, name []byte) error {
+// It returns where in r.out the (renamed) message starts, or -1 when the request
+// fails instead (an unknown statement).
+func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, name []byte) (int, error) {
 	if len(name) == 0 {
 		if !r.unnamedHere && len(r.unnamed) > 0 {
 			sc.q.push(expectation{kind: expectParse, drop: true})
@@ -124,14 +129,15 @@ func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, na
 			r.unnamedHere = true
 		}
 		sc.q.push(expectation{kind: kind})
+		at := len(r.out)
 		r.out = append(r.out, msg...)
-		return nil
+		return at, nil
 	}
 	st := r.stmts[string(name)]
 	if st == nil {
 		r.fail(sc, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: CodeUndefinedPreparedStmt,
 			Message: "prepared statement \"" + string(name) + "\" does not exist", File: "prepare.c", Routine: "FetchPreparedStatement"})
-		return nil
+		return -1, nil
 	}
 	if !sc.prepared.has(st.id) {
 		r.prepare(sc, st, "")
@@ -140,11 +146,12 @@ func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, na
 	body := msg[headerLen:]
 	var nameBuf [24]byte
 	newName := serverName(nameBuf[:0], st.id)
+	at := len(r.out)
 	r.out = appendHeader(r.out, msg[0], len(body)-len(name)+len(newName))
 	r.out = append(r.out, body[:off]...)
 	r.out = append(r.out, newName...)
 	r.out = append(r.out, body[off+len(name):]...)
-	return nil
+	return at, nil
 }
 
 // prepare sends a Parse of st under its server-side name, closing the least recently
@@ -248,4 +255,49 @@ func (r *relay) answerLocally(msg []byte) bool {
 func (r *relay) refuseLocally(code, message string) {
 	r.reply(appendError(nil, &Error{Severity: "ERROR", Code: code, Message: message}))
 	r.skipToSync = true
+}
+
+// streamBind relays a Bind too large for the buffer: the statement name, near the
+// front, is mapped as for any Bind, and the parameters stream through.
+func (r *relay) streamBind(ctx context.Context, h header) error {
+	portal, rest, ok := cstring(r.rd.buf[r.rd.r+headerLen : r.rd.w])
+	name, _, ok2 := cstring(rest)
+	if !ok || !ok2 {
+		return r.violation("invalid Bind message")
+	}
+	head := headerLen + len(portal) + 1 + len(name) + 1 // header, portal and name
+	if r.server.Load() == nil && len(name) > 0 && r.stmts[string(name)] == nil {
+		r.refuseLocally(CodeUndefinedPreparedStmt, "prepared statement \""+string(name)+"\" does not exist")
+		r.flushReplies()
+		return r.rd.stream(nil, h.size)
+	}
+	r.flushReplies()
+	sc, err := r.lock(ctx)
+	if err != nil {
+		if err := r.rd.stream(nil, h.size); err != nil {
+			return err
+		}
+		return r.refuse(msgBind, err)
+	}
+	// Map the head alone, then give the mapped Bind the length of the whole.
+	at, err := r.useStmt(sc, r.rd.buf[r.rd.r:r.rd.r+head], expectBind, len(portal)+1, name)
+	sc.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	r.bytesIn += len(r.out)
+	if at < 0 { // the Bind fails on the server; its parameters are not needed
+		sc.writeLocked(r.out)
+		r.out = r.out[:0]
+		return r.rd.stream(nil, h.size)
+	}
+	mapped := int(binary.BigEndian.Uint32(r.out[at+1:]))
+	binary.BigEndian.PutUint32(r.out[at+1:], uint32(mapped+h.size-head))
+	sc.writeLocked(r.out)
+	r.out = r.out[:0]
+	r.rd.skip(head)
+	r.bytesIn += h.size - head
+	return r.rd.stream(serverWriter{sc}, h.size-head)
 }

@@ -52,13 +52,19 @@ func (rd *reader) acquire() {
 	}
 }
 
-// release returns a pooled buffer once nothing is left in it.
+// release returns a pooled buffer, or drops one grown for a large message, once
+// nothing is left in it.
 func (rd *reader) release() {
-	if rd.pooled != nil && rd.r == rd.w {
+	if rd.r != rd.w {
+		return
+	}
+	if rd.pooled != nil {
 		bufPool.Put(rd.pooled)
 		rd.buf, rd.pooled = nil, nil
-		rd.r, rd.w = 0, 0
+	} else if len(rd.buf) > clientBufSize {
+		rd.buf = nil
 	}
+	rd.r, rd.w = 0, 0
 }
 
 // fill reads at least one byte more, compacting the buffer first when its tail is full.

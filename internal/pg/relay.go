@@ -255,11 +255,35 @@ func expectFor(msg []byte) (e expectation, needsServer bool, err error) {
 }
 
 // streamLarge forwards a message too large for the buffer (COPY data, a huge query or
-// bind) without holding it whole.
+// bind) without holding it whole. Messages that name a prepared statement are read
+// whole (up to maxInspectLen) when statements are mapped, except Bind, whose name is
+// rewritten in its prefix while its parameters stream.
 func (r *relay) streamLarge(ctx context.Context, h header) error {
 	prefix := r.rd.buf[r.rd.r:r.rd.w]
 	if r.skipToSync {
 		return r.rd.stream(nil, h.size)
+	}
+	if r.mapStmts {
+		switch h.typ {
+		case msgBind:
+			return r.streamBind(ctx, h)
+		case msgParse, msgDescribe, msgClose:
+			msg, err := r.rd.whole(h, maxInspectLen)
+			if errors.Is(err, errMessageTooLong) {
+				return r.violation("message too long")
+			}
+			if err != nil {
+				return err
+			}
+			sc, err := r.handle(ctx, nil, msg)
+			if err == nil && len(r.out) > 0 {
+				r.bytesIn += len(r.out)
+				sc.send(r.out)
+				r.out = r.out[:0]
+			}
+			r.flushReplies()
+			return err
+		}
 	}
 	e, needsServer, err := expectFor(prefix)
 	if err != nil {
