@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/motorpool/motorpool/internal/admin"
 	"github.com/motorpool/motorpool/internal/config"
 	"github.com/motorpool/motorpool/internal/pg"
 	"github.com/motorpool/motorpool/internal/proxy"
@@ -74,28 +75,41 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 		px.Close()
 		return err
 	}
+
+	reload := func(why string) error {
+		next, err := config.Load(file)
+		if err != nil {
+			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)
+			return err
+		}
+		changes := config.Diff(px.Config(), next)
+		if changes.Empty() {
+			return nil
+		}
+		if err := px.Reload(next); err != nil {
+			log.Error("reload failed; the running configuration keeps serving", "err", err)
+			return err
+		}
+		level.Set(next.Log.Level)
+		log.Info("configuration reloaded", "why", why, "changes", changes.String())
+		return nil
+	}
+	shutdown := make(chan struct{}, 1) // the admin console's SHUTDOWN
+	adm, err := startAdmin(cfg, px, log, admin.Controls{
+		Reload:   func() error { return reload("RELOAD") },
+		Shutdown: func() { trySend(shutdown) },
+	})
+	if err != nil {
+		ln.Close()
+		px.Close()
+		return err
+	}
+	defer adm.stop()
 	log.Info("motorpool listening", "addr", ln.Addr().String(), "databases", len(cfg.Databases), "services", len(cfg.Services))
 
 	served := make(chan error, 1)
 	go func() { served <- px.Serve(ln) }()
 
-	reload := func(why string) {
-		next, err := config.Load(file)
-		if err != nil {
-			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)
-			return
-		}
-		changes := config.Diff(px.Config(), next)
-		if changes.Empty() {
-			return
-		}
-		if err := px.Reload(next); err != nil {
-			log.Error("reload failed; the running configuration keeps serving", "err", err)
-			return
-		}
-		level.Set(next.Log.Level)
-		log.Info("configuration reloaded", "why", why, "changes", changes.String())
-	}
 	stopWatch, err := watchFile(file, func() { reload("file changed") })
 	if err != nil {
 		log.Warn("not watching the configuration file; reload with SIGHUP", "err", err)
@@ -113,17 +127,15 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 				return nil
 			}
 			return err
+		case <-shutdown:
+			drainAndStop(log, px, served, drain)
+			return nil
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
 				reload("SIGHUP")
 			case syscall.SIGTERM:
-				log.Info("draining", "timeout", drain)
-				ctx, cancel := context.WithTimeout(context.Background(), drain)
-				px.Shutdown(ctx)
-				cancel()
-				<-served
-				log.Info("stopped")
+				drainAndStop(log, px, served, drain)
 				return nil
 			default:
 				log.Info("stopping")
@@ -133,6 +145,17 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			}
 		}
 	}
+}
+
+// drainAndStop drains the proxy (SIGTERM, the console's SHUTDOWN) and waits for
+// Serve to return.
+func drainAndStop(log *slog.Logger, px *proxy.Proxy, served <-chan error, drain time.Duration) {
+	log.Info("draining", "timeout", drain)
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	px.Shutdown(ctx)
+	cancel()
+	<-served
+	log.Info("stopped")
 }
 
 // loadOrReport loads the configuration, printing its problems as check does.

@@ -29,6 +29,7 @@ type Proxy struct {
 	reg      atomic.Pointer[registry]
 	console  atomic.Pointer[Console]
 	observer Observer // set before Serve
+	ops      ops      // PAUSE, RESUME, KILL (ops.go)
 	draining atomic.Bool
 	closed   atomic.Bool
 	nextID   atomic.Uint64

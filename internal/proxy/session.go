@@ -39,10 +39,15 @@ var errUnusable = errors.New("server connection failed while idle")
 
 // Acquire leases a server connection from the session's pool, waiting up to the
 // pool's pool_timeout. A failure is an *AcquireError. Connections found broken are
-// destroyed and replaced transparently.
+// destroyed and replaced transparently. While the pool's database is paused (PAUSE)
+// it first waits for RESUME or the end of ctx.
 func (s *Session) Acquire(ctx context.Context) (Lease, error) {
 	c := s.client
 	c.setState(StateWaiting)
+	if err := s.waitResumed(ctx); err != nil {
+		c.setState(StateIdle)
+		return Lease{}, err
+	}
 	for {
 		l, err := s.pool.core.AcquireAs(ctx, c.holder)
 		if err != nil {

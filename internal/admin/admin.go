@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/motorpool/motorpool/internal/monitor"
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+// Controls are the operations that belong to the daemon rather than to the
+// proxy: the console's RELOAD and SHUTDOWN and their HTTP equivalents call
+// them. A nil function makes the command fail with "not supported".
+type Controls struct {
+	// Reload reads the configuration file again and applies it.
+	Reload func() error
+	// Shutdown asks the daemon to drain and stop; it returns at once.
+	Shutdown func()
+}
+
+// Options configure an Admin.
+type Options struct {
+	Proxy   *proxy.Proxy     // required
+	Monitor *monitor.Monitor // required
+	// Version is reported by SHOW VERSION and the API.
+	Version  string
+	Controls Controls
+	// Token, when set, must be presented as "Authorization: Bearer TOKEN" to
+	// the HTTP endpoints that change state; without one those endpoints are
+	// refused.
+	Token string
+	// Log receives alert transitions and admin operations. Nil discards.
+	Log *slog.Logger
+}
+
+// Admin serves the console, the metrics, the API and the dashboard of one
+// proxy. It is safe for concurrent use.
+type Admin struct {
+	px       *proxy.Proxy
+	mon      *monitor.Monitor
+	version  string
+	controls Controls
+	token    string
+	log      *slog.Logger
+
+	reg *prometheus.Registry
+	obs *Observer
+}
+
+// New returns an Admin for o.Proxy. Install it with proxy.SetConsole and
+// proxy.SetObserver (Observer), and run its sampler with Run.
+func New(o Options) *Admin {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &Admin{
+		px: o.Proxy, mon: o.Monitor, version: o.Version, controls: o.Controls,
+		token: o.Token, log: o.Log,
+	}
+	a.obs = newObserver()
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(a.obs, &poolCollector{a: a})
+	return a
+}
+
+// Observer returns the proxy observer that records transaction and query
+// durations for the metrics and the monitor.
+func (a *Admin) Observer() *Observer { return a.obs }
+
+// Registry returns the Prometheus registry /metrics serves.
+func (a *Admin) Registry() *prometheus.Registry { return a.reg }
+
+// Run samples every pool once a second into the monitor until ctx ends.
+func (a *Admin) Run(ctx context.Context) { a.runSampler(ctx) }
+
+var _ proxy.Console = (*Admin)(nil)

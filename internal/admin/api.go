@@ -1,0 +1,95 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/motorpool/motorpool/internal/monitor"
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+// Reports returns every pool's dashboard, by pool name. A pool not sampled
+// yet has status unknown.
+func (a *Admin) Reports() []monitor.Report {
+	out := []monitor.Report{}
+	for _, p := range a.sortedPools() {
+		out = append(out, a.report(p))
+	}
+	return out
+}
+
+// pool finds a pool by name.
+func (a *Admin) pool(name string) *proxy.Pool {
+	for _, p := range a.px.Pools() {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (a *Admin) apiPools(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.Reports())
+}
+
+func (a *Admin) apiPool(w http.ResponseWriter, r *http.Request) {
+	p := a.pool(r.PathValue("name"))
+	if p == nil {
+		writeError(w, http.StatusNotFound, "no such pool: "+r.PathValue("name"))
+		return
+	}
+	writeJSON(w, http.StatusOK, a.report(p))
+}
+
+// apiSeries returns a pool's per-second samples for the dashboard's charts.
+func (a *Admin) apiSeries(w http.ResponseWriter, r *http.Request) {
+	span := 300
+	if s := r.URL.Query().Get("span"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 3600 {
+			writeError(w, http.StatusBadRequest, "span must be a number of seconds from 1 to 3600")
+			return
+		}
+		span = n
+	}
+	name := r.PathValue("name")
+	if a.pool(name) == nil {
+		writeError(w, http.StatusNotFound, "no such pool: "+name)
+		return
+	}
+	s, ok := a.mon.Series(name, time.Duration(span)*time.Second)
+	if !ok {
+		s = emptySeries() // not sampled yet
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func emptySeries() monitor.Series {
+	return monitor.Series{Time: []int64{}, Active: []int32{}, Idle: []int32{}, Waiting: []int32{},
+		P50: []float64{}, P95: []float64{}, P99: []float64{}, TPS: []float64{}, ErrorRate: []float64{}}
+}
+
+func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.px.Draining() {
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// apiCommand runs a console command for the HTTP API; {db}, when in the
+// path, is its argument.
+func (a *Admin) apiCommand(verb string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cmd := verb
+		if db := r.PathValue("db"); db != "" {
+			cmd += ` "` + db + `"`
+		}
+		if _, err := a.Exec(r.Context(), "http", cmd); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"ok": cmd})
+	}
+}

@@ -1,0 +1,113 @@
+package admin
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/motorpool/motorpool/internal/monitor"
+	"github.com/motorpool/motorpool/web"
+)
+
+// pages are the dashboard's templates, parsed once.
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+	"num":      func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"barWidth": func(f float64) float64 { return math.Round(math.Min(math.Max(f, 0), 1) * 100) },
+	"dur":      func(d monitor.Duration) string { return d.String() },
+	"secs":     func(s float64) string { return monitor.Duration(s * float64(time.Second)).String() },
+	"clock":    func(t time.Time) string { return t.Local().Format("15:04:05") },
+	"clockp": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.Local().Format("15:04:05")
+	},
+	"trend": func(t monitor.Trend) string {
+		return map[monitor.Trend]string{monitor.Rising: "↑ rising", monitor.Falling: "↓ falling"}[t] + map[bool]string{true: "→ stable"}[t == monitor.Stable]
+	},
+}).ParseFS(web.FS, "templates/*.html"))
+
+// page is what every page template gets.
+type page struct {
+	Title   string
+	Version string
+	Paused  []string
+	Reports []monitor.Report // overview
+	Report  monitor.Report   // pool page
+	Clients []ClientConn     // pool page
+	Servers []ServerConn     // pool page
+}
+
+func (a *Admin) page(title string) page {
+	return page{Title: title, Version: a.version, Paused: a.px.Paused()}
+}
+
+// render executes a template into a buffer first, so that a failure is a
+// clean 500 rather than half a page.
+func render(w http.ResponseWriter, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	buf.WriteTo(w)
+}
+
+func (a *Admin) pageOverview(w http.ResponseWriter, r *http.Request) {
+	p := a.page("Pools")
+	p.Reports = a.Reports()
+	render(w, "overview", p)
+}
+
+func (a *Admin) partialOverview(w http.ResponseWriter, r *http.Request) {
+	p := a.page("Pools")
+	p.Reports = a.Reports()
+	render(w, "overview-cards", p)
+}
+
+// poolPage fills the page of the pool named in the request, or answers 404.
+func (a *Admin) poolPage(w http.ResponseWriter, r *http.Request) (page, bool) {
+	name := r.PathValue("name")
+	pl := a.pool(name)
+	if pl == nil {
+		http.Error(w, "no such pool: "+name, http.StatusNotFound)
+		return page{}, false
+	}
+	p := a.page(name)
+	p.Report = a.report(pl)
+	for _, c := range a.Clients() {
+		if c.Pool == name {
+			p.Clients = append(p.Clients, c)
+		}
+	}
+	for _, s := range a.Servers() {
+		if s.Pool == name {
+			p.Servers = append(p.Servers, s)
+		}
+	}
+	return p, true
+}
+
+func (a *Admin) pagePool(w http.ResponseWriter, r *http.Request) {
+	if p, ok := a.poolPage(w, r); ok {
+		render(w, "pool", p)
+	}
+}
+
+func (a *Admin) partialPool(w http.ResponseWriter, r *http.Request) {
+	if p, ok := a.poolPage(w, r); ok {
+		render(w, "pool-summary", p.Report)
+	}
+}
+
+func (a *Admin) partialConns(w http.ResponseWriter, r *http.Request) {
+	if p, ok := a.poolPage(w, r); ok {
+		render(w, "pool-conns", p)
+	}
+}

@@ -1,0 +1,135 @@
+package admin
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/motorpool/motorpool/pool"
+)
+
+// ClientConn is one client connection, as the API and SHOW CLIENTS list it.
+type ClientConn struct {
+	ID          uint64    `json:"id"`
+	User        string    `json:"user"`
+	Database    string    `json:"database"`
+	Pool        string    `json:"pool"`
+	State       string    `json:"state"` // login, idle, waiting, active
+	Addr        string    `json:"addr"`
+	Port        int       `json:"port"`
+	ConnectTime time.Time `json:"connect_time"`
+	Application string    `json:"application_name"`
+}
+
+// Clients lists the client connections, by ID.
+func (a *Admin) Clients() []ClientConn {
+	cs := a.px.Clients()
+	out := make([]ClientConn, 0, len(cs))
+	for _, c := range cs {
+		host, port := hostPort(c.Remote)
+		out = append(out, ClientConn{
+			ID: c.ID, User: c.User, Database: c.Database, Pool: c.Pool, State: c.State.String(),
+			Addr: host, Port: port, ConnectTime: c.Accepted, Application: c.Application,
+		})
+	}
+	slices.SortFunc(out, func(x, y ClientConn) int { return cmp.Compare(x.ID, y.ID) })
+	return out
+}
+
+func hostPort(addr string) (string, int) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	n, _ := strconv.Atoi(p)
+	return h, n
+}
+
+// ServerConn is one server connection, as the API and SHOW SERVERS list it.
+type ServerConn struct {
+	ID       uint64 `json:"id"` // unique within its pool
+	Pool     string `json:"pool"`
+	User     string `json:"user"`
+	Database string `json:"database"`
+	// State is the connection's state: creating, idle, active, validating,
+	// destroying.
+	State       string    `json:"state"`
+	Addr        string    `json:"addr"`
+	Port        string    `json:"port"`
+	ConnectTime time.Time `json:"connect_time"`
+	AgeSeconds  float64   `json:"age_seconds"`
+	Uses        uint64    `json:"uses"`
+	// Client is the ID of the client holding it (0 when none); HeldSeconds
+	// how long it has been held, IdleSeconds how long it has been idle.
+	Client      uint64  `json:"client"`
+	HeldSeconds float64 `json:"held_seconds"`
+	IdleSeconds float64 `json:"idle_seconds"`
+	Leaked      bool    `json:"leaked"`
+}
+
+// Servers lists every pool's server connections, by pool and ID.
+func (a *Admin) Servers() []ServerConn {
+	var out []ServerConn
+	var buf []pool.ConnInfo
+	for _, p := range a.sortedPools() {
+		host, port := splitAddr(p.Target)
+		buf = p.Core().AppendConns(buf[:0])
+		for _, c := range buf {
+			out = append(out, ServerConn{
+				ID: c.ID, Pool: p.Name, User: p.User, Database: p.Database, State: c.State.String(),
+				Addr: host, Port: port, ConnectTime: c.Created, AgeSeconds: c.Age.Seconds(), Uses: c.Uses,
+				Client: holderClient(c.Holder), HeldSeconds: c.Held.Seconds(), IdleSeconds: c.Idle.Seconds(), Leaked: c.Leaked,
+			})
+		}
+	}
+	if out == nil {
+		out = []ServerConn{}
+	}
+	return out
+}
+
+// holderClient extracts the client ID from a lease holder label
+// ("client 42 127.0.0.1:5555").
+func holderClient(holder string) uint64 {
+	f := strings.Fields(holder)
+	if len(f) < 2 || f[0] != "client" {
+		return 0
+	}
+	id, _ := strconv.ParseUint(f[1], 10, 64)
+	return id
+}
+
+// pgServerState maps a connection state to PgBouncer's server states.
+var pgServerState = map[string]string{
+	"creating": "new", "idle": "idle", "active": "active", "validating": "tested", "destroying": "closing",
+}
+
+// showClients is PgBouncer's SHOW CLIENTS. state is motorpool's (login,
+// idle, waiting, active); ptr is the client ID.
+func (a *Admin) showClients() *table {
+	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "ptr", "application_name", "pool")
+	for _, c := range a.Clients() {
+		t.add("C", c.User, c.Database, c.State, c.Addr, c.Port, c.ConnectTime, c.ID, c.Application, c.Pool)
+	}
+	return t
+}
+
+// showServers is PgBouncer's SHOW SERVERS. ptr is the connection's ID in
+// its pool and link the holding client's ID (the ptr of SHOW CLIENTS).
+func (a *Admin) showServers() *table {
+	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "request_time",
+		"ptr", "link", "pool", "uses", "held_seconds", "leaked")
+	now := time.Now()
+	for _, s := range a.Servers() {
+		req := s.ConnectTime
+		if s.State == "active" {
+			req = now.Add(-time.Duration(s.HeldSeconds * float64(time.Second)))
+		}
+		t.add("S", s.User, s.Database, pgServerState[s.State], s.Addr, s.Port, s.ConnectTime, req,
+			s.ID, s.Client, s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
+	}
+	return t
+}

@@ -1,0 +1,95 @@
+package admin
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/motorpool/motorpool/internal/monitor"
+	"github.com/motorpool/motorpool/internal/proxy"
+)
+
+// sortedPools returns the proxy's pools sorted by name.
+func (a *Admin) sortedPools() []*proxy.Pool {
+	ps := a.px.Pools()
+	slices.SortFunc(ps, func(x, y *proxy.Pool) int { return strings.Compare(x.Name, y.Name) })
+	return ps
+}
+
+// report returns a pool's dashboard, or an empty one before its first sample.
+func (a *Admin) report(p *proxy.Pool) monitor.Report {
+	if r, ok := a.mon.Report(p.Name); ok {
+		return r
+	}
+	return monitor.Report{Pool: poolInfo(p), Status: monitor.Unknown, StatusReason: "no samples yet"}
+}
+
+// showPools is PgBouncer's SHOW POOLS, one row per pool. cl_active counts
+// logged-in clients not waiting (PgBouncer's definition); sv_tested counts
+// connections being validated or reset; sv_login connections being opened.
+// maxwait is the p99 acquire wait of the last minute, as motorpool does not
+// track each waiting client's start. Columns after pool_mode are motorpool's.
+func (a *Admin) showPools() *table {
+	t := newTable("database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req", "cl_waiting_cancel_req",
+		"sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login",
+		"maxwait", "maxwait_us", "pool_mode", "pool", "service", "pool_size", "status")
+	clients := clientsByPool(a.px.Clients())
+	for _, p := range a.sortedPools() {
+		st := p.Core().Stats()
+		cl := clients[p.Name]
+		wait := a.report(p).Performance.AcquireP99.Std()
+		t.add(p.Database, p.User, cl[proxy.StateActive]+cl[proxy.StateIdle], cl[proxy.StateWaiting], 0, 0,
+			st.Active, 0, 0, st.Idle, 0, st.Validating, st.Creating,
+			int64(wait/time.Second), (wait % time.Second).Microseconds(), p.Mode.String(), p.Name, p.Service, st.Max,
+			string(a.report(p).Status))
+	}
+	return t
+}
+
+// showDatabases is PgBouncer's SHOW DATABASES, one row per pool.
+func (a *Admin) showDatabases() *table {
+	t := newTable("name", "host", "port", "database", "force_user", "pool_size", "min_pool_size", "reserve_pool_size",
+		"server_lifetime", "pool_mode", "max_connections", "current_connections", "paused", "disabled")
+	cfg := a.px.Config()
+	for _, p := range a.sortedPools() {
+		set := p.Settings()
+		host, port := splitAddr(p.Target)
+		budget := 0
+		if db := cfg.Database(p.Database); db != nil {
+			budget = db.Budget
+		}
+		st := p.Core().Stats()
+		t.add(p.Name, host, port, p.Target.Database, p.User, set.ConnectionLimit, set.MinConnections, 0,
+			int64(set.MaxLifetime/time.Second), p.Mode.String(), budget, st.Total, a.px.IsPaused(p.Database), false)
+	}
+	return t
+}
+
+func splitAddr(t *proxy.Target) (host, port string) {
+	if t == nil || len(t.Addresses) == 0 {
+		return "", ""
+	}
+	h, p, err := net.SplitHostPort(t.Addresses[0])
+	if err != nil {
+		return t.Addresses[0], ""
+	}
+	return h, p
+}
+
+// showConfig lists every resolved setting, with databases and services
+// prefixed by their section ("database shop.connection_limit").
+func (a *Admin) showConfig() *table {
+	t := newTable("key", "value", "default", "changeable", "origin")
+	for _, s := range a.px.Config().Sections() {
+		for _, e := range s.Entries {
+			key := e.Key
+			if s.Title != "" {
+				key = s.Title + "." + e.Key
+			}
+			changeable := key != "listen" && key != "admin.listen"
+			t.add(key, e.Value, e.Origin.String() == "default", changeable, e.Origin.String())
+		}
+	}
+	return t
+}

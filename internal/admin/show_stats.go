@@ -1,0 +1,79 @@
+package admin
+
+import (
+	"slices"
+	"time"
+)
+
+// dbStats are one database's totals over its pools.
+type dbStats struct {
+	xacts, queries, recv, sent uint64
+	xactTime, queryTime, wait  time.Duration
+	// over the last minute
+	w                            float64 // seconds covered
+	wXacts, wQueries             uint64
+	wRecv, wSent                 float64 // per second
+	wXactTime, wQueryTime, wWait time.Duration
+	wAcquires                    uint64
+}
+
+// showStats is PgBouncer's SHOW STATS, one row per database: totals since
+// start, and avg_* over the last minute (PgBouncer's stats period is also a
+// minute). Times are in microseconds.
+func (a *Admin) showStats() *table {
+	t := newTable("database", "total_xact_count", "total_query_count", "total_received", "total_sent",
+		"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
+		"avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time")
+	stats := map[string]*dbStats{}
+	for _, p := range a.px.Pools() {
+		s := stats[p.Database]
+		if s == nil {
+			s = &dbStats{}
+			stats[p.Database] = s
+		}
+		c := &p.Counters
+		st := p.Core().Stats()
+		s.xacts += c.Transactions.Load()
+		s.queries += c.Queries.Load()
+		s.recv += c.BytesIn.Load()
+		s.sent += c.BytesOut.Load()
+		s.xactTime += time.Duration(c.TxTimeNanos.Load())
+		s.queryTime += a.obs.QueryTime(p)
+		s.wait += st.AcquireTime.Sum
+		w := a.report(p).Windows["1m"]
+		s.w = max(s.w, float64(w.Samples))
+		s.wXacts += w.Transactions
+		s.wQueries += w.Queries
+		s.wRecv += w.BytesInRate
+		s.wSent += w.BytesOutRate
+		s.wXactTime += w.TxTime.Std()
+		s.wQueryTime += w.QueryTime.Std()
+		s.wWait += w.AcquireMean.Std() * time.Duration(w.Acquired)
+		s.wAcquires += w.Acquired
+	}
+	dbs := make([]string, 0, len(stats))
+	for db := range stats {
+		dbs = append(dbs, db)
+	}
+	slices.Sort(dbs)
+	us := func(d time.Duration) int64 { return d.Microseconds() }
+	avg := func(total time.Duration, n uint64) int64 {
+		if n == 0 {
+			return 0
+		}
+		return us(total / time.Duration(n))
+	}
+	rate := func(n uint64, secs float64) int64 {
+		if secs == 0 {
+			return 0
+		}
+		return int64(float64(n)/secs + 0.5)
+	}
+	for _, db := range dbs {
+		s := stats[db]
+		t.add(db, s.xacts, s.queries, s.recv, s.sent, us(s.xactTime), us(s.queryTime), us(s.wait),
+			rate(s.wXacts, s.w), rate(s.wQueries, s.w), int64(s.wRecv), int64(s.wSent),
+			avg(s.wXactTime, s.wXacts), avg(s.wQueryTime, s.wQueries), avg(s.wWait, s.wAcquires))
+	}
+	return t
+}
