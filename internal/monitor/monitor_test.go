@@ -198,3 +198,16 @@ func TestUnreachableDiagnosis(t *testing.T) {
 		t.Fatal("Retain kept a pool")
 	}
 }
+
+func TestSubHistogramClampsShrinkingBuckets(t *testing.T) {
+	var prev, cur pool.Histogram
+	// prev: one acquire handed over but not yet recorded, counted as no wait.
+	prev.Buckets[0], prev.Count = 1, 1
+	// cur: it is recorded with its real wait, and a second one waited too.
+	recordWait(&cur, 2*time.Second)
+	recordWait(&cur, 2*time.Second)
+	h := subHistogram(&cur, &prev)
+	if h.Buckets[0] != 0 || h.Count != 2 || h.Quantile(0.95) < time.Second {
+		t.Fatalf("delta %d in bucket 0, count %d, p95 %v", h.Buckets[0], h.Count, h.Quantile(0.95))
+	}
+}

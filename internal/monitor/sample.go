@@ -89,10 +89,7 @@ func newSample(prev *Reading, prevTime time.Time, cur *Reading, now time.Time) S
 	s.BytesIn = delta(ct.BytesIn, pt.BytesIn)
 	s.BytesOut = delta(ct.BytesOut, pt.BytesOut)
 
-	h := st.AcquireTime
-	if h.Count >= ps.AcquireTime.Count {
-		h = h.Sub(ps.AcquireTime)
-	}
+	h := subHistogram(&st.AcquireTime, &ps.AcquireTime)
 	s.WaitSum = h.Sum
 	s.P50, s.P95, s.P99 = h.Quantile(0.50), h.Quantile(0.95), h.Quantile(0.99)
 	for i, n := range h.Buckets {
@@ -112,3 +109,24 @@ func delta(cur, prev uint64) uint64 {
 
 // lifetimeSum recovers the total age of the closed connections from the mean.
 func lifetimeSum(s *pool.Stats) uint64 { return uint64(s.MeanLifetime) * s.Destroyed }
+
+// subHistogram returns the acquires in cur but not in prev, bucket by bucket.
+// A bucket that went down counts as empty: pool.Stats counts an acquire
+// handed over to a waiter in bucket 0 ("no wait") until the waiter records
+// its wait, so bucket 0 can shrink between snapshots, and a plain
+// Histogram.Sub would wrap around. A histogram that restarted (a pool
+// replaced by a reload) counts from zero.
+func subHistogram(cur, prev *pool.Histogram) pool.Histogram {
+	if cur.Count < prev.Count {
+		return *cur
+	}
+	var h pool.Histogram
+	for i := range h.Buckets {
+		if cur.Buckets[i] > prev.Buckets[i] {
+			h.Buckets[i] = cur.Buckets[i] - prev.Buckets[i]
+			h.Count += h.Buckets[i]
+		}
+	}
+	h.Sum = time.Duration(delta(uint64(max(cur.Sum, 0)), uint64(max(prev.Sum, 0))))
+	return h
+}
