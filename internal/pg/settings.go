@@ -106,7 +106,10 @@ func syncStatements(have, want *settings) string {
 			continue
 		}
 		if v.sql {
+			// The client's own statement may end in a -- comment, which would swallow
+			// the statements after it: end its line.
 			b.WriteString(v.value)
+			b.WriteString("\n")
 		} else {
 			b.WriteString("SELECT pg_catalog.set_config(")
 			b.WriteString(quoteLiteral(k))

@@ -132,10 +132,11 @@ func setConfigArgs(stmt []sqlToken) (name, value string, ok bool) {
 	return stmt[3].text, stmt[5].text, true
 }
 
+// settingsOf builds settings from values, none of them at a baseline.
 func settingsOf(vals map[string]setting) *settings {
 	s := &settings{}
 	for k, v := range vals {
-		s.set(k, v, "")
+		s.set(k, v, "\x00no baseline")
 	}
 	return s
 }
