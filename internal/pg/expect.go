@@ -17,6 +17,12 @@ type expectation struct {
 	// Parse fails or is skipped after an earlier error.
 	stmt     *stmtInfo
 	stmtName string
+	// evicted, for motorpool's Close of a statement evicted from the connection, is that
+	// statement's ID; closed, for a client's Close of a named statement, is the statement
+	// the Close removed (under stmtName). Both are put back when the Close is skipped
+	// after an earlier error: the server then still has the statement.
+	evicted uint64
+	closed  *clientStmt
 	// note, when set, carries what motorpool must learn from the outcome of a simple
 	// query that changes session state (see stmtNote).
 	note *stmtNote

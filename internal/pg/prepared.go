@@ -71,8 +71,12 @@ func (r *relay) mapped(sc *ServerConn, msg []byte) (bool, error) {
 		if len(name) == 0 {
 			return false, nil // the unnamed statement is the client's own on this connection
 		}
-		delete(r.stmts, string(name)) // closing a statement that does not exist is no error
-		sc.q.push(expectation{kind: expectSynthetic, synth: closeComplete})
+		e := expectation{kind: expectSynthetic, synth: closeComplete}
+		if st, ok := r.stmts[string(name)]; ok { // closing a statement that does not exist is no error
+			e.stmtName, e.closed = string(name), st
+			delete(r.stmts, e.stmtName)
+		}
+		sc.q.push(e)
 		return true, nil
 	}
 	return false, nil
@@ -161,7 +165,7 @@ func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, na
 func (r *relay) prepare(sc *ServerConn, st *clientStmt, clientName string) {
 	var nameBuf [24]byte
 	if evict := sc.prepared.add(st.id); evict != 0 {
-		sc.q.push(expectation{kind: expectClose, drop: true})
+		sc.q.push(expectation{kind: expectClose, drop: true, evicted: evict})
 		old := serverName(nameBuf[:0], evict)
 		r.out = appendHeader(r.out, msgClose, 1+len(old)+1)
 		r.out = append(append(append(r.out, 'S'), old...), 0)

@@ -203,13 +203,19 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 		} else {
 			forward = bound
 		}
+		// Undo what the skipped requests would have done, latest first (a Close and a
+		// Parse of the same name in one pipeline).
+		var skipped []expectation
 		for {
 			e, ok := sc.q.front()
 			if !ok || e.kind == expectSync || e.kind == expectQuery {
 				break
 			}
-			sc.unprepare(c, e)
+			skipped = append(skipped, e)
 			sc.q.pop()
+		}
+		for i := len(skipped) - 1; i >= 0; i-- {
+			sc.unprepare(c, skipped[i])
 		}
 		return synth, forward, false, nil
 	case msgReadyForQuery:
@@ -275,9 +281,25 @@ func (sc *ServerConn) lost(err error) {
 	c.sess.Destroy(lease, err)
 }
 
-// unprepare undoes what a Parse that failed or was skipped would have created: the
-// statement on the server and the client's name for it. Called with sc.mu held.
+// unprepare undoes what a request that failed or was skipped would have done: a Parse's
+// statement on the server and the client's name for it, a Close's removal of a
+// statement. Called with sc.mu held.
 func (sc *ServerConn) unprepare(c *relay, e expectation) {
+	switch {
+	case e.evicted != 0:
+		sc.prepared.restore(e.evicted)
+		return
+	case e.closed != nil:
+		if c != nil {
+			if _, taken := c.stmts[e.stmtName]; !taken {
+				if c.stmts == nil {
+					c.stmts = make(map[string]*clientStmt)
+				}
+				c.stmts[e.stmtName] = e.closed
+			}
+		}
+		return
+	}
 	if e.kind != expectParse && e.kind != expectSynthetic {
 		return
 	}

@@ -109,6 +109,20 @@ func (l *lru) add(id uint64) (evict uint64) {
 	return 0
 }
 
+// restore records id as prepared again, as the least recently used, when its eviction
+// did not happen after all. It does not evict: the set is back to its size before the
+// add that evicted id once that add is undone too.
+func (l *lru) restore(id uint64) {
+	l.init()
+	if _, ok := l.pos[id]; ok {
+		return
+	}
+	n := &lruNode{id: id, prev: l.head.prev, next: &l.head}
+	l.head.prev.next = n
+	l.head.prev = n
+	l.pos[id] = n
+}
+
 // remove forgets id.
 func (l *lru) remove(id uint64) {
 	l.init()
