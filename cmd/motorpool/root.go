@@ -20,6 +20,7 @@ func newRootCmd() *cobra.Command {
 		newCheckCmd(),
 		newPresetsCmd(),
 		newServeCmd(),
+		newTopCmd(),
 	)
 	return root
 }

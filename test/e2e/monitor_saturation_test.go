@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/motorpool/motorpool/internal/admin"
 	"github.com/motorpool/motorpool/internal/monitor"
 )
 
@@ -46,6 +47,17 @@ func TestMonitorSaturation(t *testing.T) {
 	}
 	if r.Current.Max != 2 || r.Current.Active != 2 || r.Current.Waiting < 10 {
 		t.Errorf("current %+v: want 2 of 2 active and most clients waiting", r.Current)
+	}
+	// What motorpool top shows, through the same API.
+	reports, err := (&admin.Client{Base: e.HTTP}).Pools(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top strings.Builder
+	admin.WriteTop(&top, e.HTTP, reports, time.Now(), false)
+	t.Logf("motorpool top:\n%s", top.String())
+	if !strings.Contains(top.String(), "critical") || !strings.Contains(top.String(), "pool_exhaustion") {
+		t.Errorf("top does not show the critical pool")
 	}
 	metrics := scrape(t, e)
 	for _, want := range []string{

@@ -1,0 +1,67 @@
+package admin
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/motorpool/motorpool/internal/monitor"
+)
+
+// ANSI colours of the health statuses in motorpool top.
+var statusColor = map[monitor.Status]string{
+	monitor.Healthy: "\x1b[32m", monitor.Fair: "\x1b[33m", monitor.Warning: "\x1b[38;5;208m",
+	monitor.Critical: "\x1b[1;31m", monitor.Unknown: "\x1b[90m",
+}
+
+const ansiReset = "\x1b[0m"
+
+// WriteTop renders one screen of motorpool top: a line per pool with its
+// status and key measures, then the alerts, recommendations and diagnosis of
+// the pools that have any. color adds ANSI colours.
+func WriteTop(w io.Writer, addr string, reports []monitor.Report, now time.Time, color bool) {
+	paint := func(s monitor.Status, text string) string {
+		if !color {
+			return text
+		}
+		return statusColor[s] + text + ansiReset
+	}
+	fmt.Fprintf(w, "motorpool top — %s — %s — %d pools\n\n", addr, now.Format(time.TimeOnly), len(reports))
+	fmt.Fprintf(w, "%-24s %-9s %11s %6s %5s %9s %9s %7s %6s  %s\n",
+		"POOL", "STATUS", "ACT/IDLE/MAX", "UTIL", "WAIT", "ACQ P95", "ACQ P99", "XACT/S", "ERR%", "ALERTS")
+	for _, r := range reports {
+		c := r.Current
+		var alerts []string
+		for _, a := range r.Alerts {
+			alerts = append(alerts, string(a.Type))
+		}
+		fmt.Fprintf(w, "%-24s %s %11s %5.0f%% %5d %9s %9s %7.1f %6.1f  %s\n",
+			clip(r.Pool.Name, 24), paint(r.Status, fmt.Sprintf("%-9s", r.Status)),
+			fmt.Sprintf("%d/%d/%d", c.Active, c.Idle, c.Max), c.Utilization*100, c.Waiting,
+			r.Performance.AcquireP95, r.Performance.AcquireP99, r.Performance.Throughput,
+			r.Performance.ErrorRate*100, strings.Join(alerts, ","))
+	}
+	for _, r := range reports {
+		if len(r.Alerts)+len(r.Recommendations)+len(r.Diagnosis) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s %s: %s\n", paint(r.Status, "●"), r.Pool.Name, r.StatusReason)
+		for _, a := range r.Alerts {
+			fmt.Fprintf(w, "  alert     %-17s %s (since %s)\n", a.Type, a.Message, a.FiredAt.Local().Format(time.TimeOnly))
+		}
+		for _, rec := range r.Recommendations {
+			fmt.Fprintf(w, "  recommend %s — %s\n", rec.Implementation, rec.Evidence)
+		}
+		for _, f := range r.Diagnosis {
+			fmt.Fprintf(w, "  diagnosis %s: %s\n", f.Cause, f.Evidence)
+		}
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
