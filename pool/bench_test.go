@@ -18,7 +18,9 @@ import (
 // The benchmarks compare motorpool with jackc/puddle/v2 and database/sql (on a
 // no-op driver) in one table: acquire+release of a no-op connection, for pool
 // sizes 1, 8 and 64 and parallelism 1, 2, 8 and 64 (goroutines =
-// parallelism × GOMAXPROCS). Every pool is filled before timing starts.
+// parallelism × GOMAXPROCS). Every pool is filled before timing starts. Each
+// result also reports cpu-ns/op, the process CPU time per operation, which a
+// busy machine disturbs less than wall time.
 //
 //	go test -run '^$' -bench . -benchmem -count 3 ./pool
 
@@ -40,10 +42,10 @@ var benchImpls = []struct {
 }
 
 func BenchmarkAcquireRelease(b *testing.B) {
-	for _, impl := range benchImpls {
-		for _, size := range []int{1, 8, 64} {
-			for _, par := range []int{1, 2, 8, 64} {
-				name := fmt.Sprintf("impl=%s/size=%d/par=%d", impl.name, size, par)
+	for _, size := range []int{1, 8, 64} {
+		for _, par := range []int{1, 2, 8, 64} {
+			for _, impl := range benchImpls { // adjacent in time: a noisy machine hits all three alike
+				name := fmt.Sprintf("size=%d/par=%d/impl=%s", size, par, impl.name)
 				b.Run(name, func(b *testing.B) {
 					p, err := impl.open(size)
 					if err != nil {
@@ -53,7 +55,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 					ctx := context.Background()
 					b.ReportAllocs()
 					b.SetParallelism(par)
-					b.ResetTimer()
+					cpu := startCPU(b)
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
 							if err := p.acquireRelease(ctx); err != nil {
@@ -62,6 +64,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 							}
 						}
 					})
+					cpu.report(b)
 				})
 			}
 		}
@@ -80,13 +83,35 @@ func BenchmarkUncontended(b *testing.B) {
 			defer p.close()
 			ctx := context.Background()
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for b.Loop() {
 				if err := p.acquireRelease(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
+	}
+}
+
+// cpuMeter measures the process CPU time a benchmark uses.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPU(b *testing.B) cpuMeter {
+	b.ResetTimer()
+	start, ok := cpuTime()
+	return cpuMeter{start, ok}
+}
+
+// report adds cpu-ns/op: CPU time per operation, all threads of the process
+// included.
+func (m cpuMeter) report(b *testing.B) {
+	end, ok := cpuTime()
+	if m.ok && ok && b.N > 0 {
+		b.ReportMetric(float64(end-m.start)/float64(b.N), "cpu-ns/op")
 	}
 }
 

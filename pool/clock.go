@@ -25,38 +25,52 @@ const never = int64(1<<63 - 1)
 // All readings derive from time.Since(epoch), so testing/synctest's fake clock
 // drives them.
 type clock struct {
-	epoch   time.Time
-	coarse  atomic.Int64  // latest reading; only increases
-	running atomic.Bool   // the ticker is refreshing coarse
-	used    atomic.Bool   // coarse was read since the last tick
-	wake    chan struct{} // 1-buffered; restarts the ticker
+	epoch  time.Time
+	coarse atomic.Int64  // latest reading; only increases
+	state  atomic.Int32  // clockStopped, clockIdle or clockBusy
+	wake   chan struct{} // 1-buffered; restarts the ticker
 }
+
+const (
+	clockStopped = iota // the ticker waits for wake; coarse may be old
+	clockIdle           // the ticker runs; nobody read coarse since its last tick
+	clockBusy           // the ticker runs and coarse was read since its last tick
+)
 
 func (c *clock) init() {
 	c.epoch = time.Now()
 	c.wake = make(chan struct{}, 1)
 }
 
-// now returns a reading at most clockResolution old.
+// now returns a reading at most clockResolution old. Its common case is two
+// loads, and it inlines.
 func (c *clock) now() int64 {
-	if !c.used.Load() {
-		c.used.Store(true)
-	}
-	if c.running.Load() {
+	if c.state.Load() == clockBusy {
 		return c.coarse.Load()
 	}
-	return c.restart()
+	return c.slowNow()
 }
 
-func (c *clock) restart() int64 {
-	n := c.read()
-	if c.running.CompareAndSwap(false, true) {
-		select {
-		case c.wake <- struct{}{}:
+func (c *clock) slowNow() int64 {
+	for {
+		switch c.state.Load() {
+		case clockBusy:
+			return c.coarse.Load()
+		case clockIdle:
+			if c.state.CompareAndSwap(clockIdle, clockBusy) {
+				return c.coarse.Load()
+			}
 		default:
+			n := c.read()
+			if c.state.CompareAndSwap(clockStopped, clockBusy) {
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
+			}
+			return n
 		}
 	}
-	return n
 }
 
 // read returns an exact reading and publishes it for now.
@@ -85,15 +99,16 @@ func (c *clock) run(stop <-chan struct{}) {
 		case <-c.wake:
 		}
 		t.Reset(clockResolution)
-		for c.running.Load() {
+		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
 			}
 			c.read()
-			if !c.used.Swap(false) {
-				c.running.Store(false)
+			if !c.state.CompareAndSwap(clockBusy, clockIdle) &&
+				c.state.CompareAndSwap(clockIdle, clockStopped) {
+				break // nobody read the clock for a whole tick
 			}
 		}
 		t.Stop()

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 )
 
@@ -53,9 +52,13 @@ type entry[C any] struct {
 	conn C      // set once the dial succeeds, before the entry is shared
 
 	// gen counts the leases that ended on this entry. A Lease carries the gen
-	// it was issued with and is current while the two match. Written only
-	// under pool.mu; read without it by Lease.Conn.
-	gen atomic.Uint64
+	// it was issued with and is current while the two match. Written under
+	// pool.mu, only by the goroutine ending the lease; read under pool.mu by
+	// Release, Destroy and SetHolder, so their misuse is always caught, and
+	// without it by Lease.Conn, which every write happens before unless the
+	// program already misuses a lease across goroutines (the race detector
+	// then reports it).
+	gen uint64
 
 	// The fields below are protected by pool.mu. Times are clock readings.
 	state     State

@@ -6,7 +6,10 @@ package pool
 // method but ID panics, on every copy: a double release, a release after
 // Destroy and the use of a stale lease are bugs that would hand one client's
 // connection to another, so they fail loudly and deterministically rather
-// than corrupt the pool. The zero Lease panics too.
+// than corrupt the pool. The zero Lease panics too. (Release, Destroy and
+// SetHolder check under the pool's lock. Conn checks without it, to stay
+// cheap: a stale Conn on one goroutine racing the connection's next lease on
+// another is a data race, which the race detector reports.)
 type Lease[C any] struct {
 	e   *entry[C]
 	gen uint64 // entry.gen when issued; the lease is current while they match
@@ -22,7 +25,7 @@ func (l Lease[C]) Conn() C {
 	if l.e == nil {
 		panic(panicZero)
 	}
-	if l.e.gen.Load() != l.gen {
+	if l.e.gen != l.gen {
 		panic(panicEnded)
 	}
 	return l.e.conn
@@ -62,7 +65,7 @@ func (l Lease[C]) Release() {
 	p := e.pool
 	now := p.clock.now()
 	p.mu.Lock()
-	if e.gen.Load() != l.gen {
+	if e.gen != l.gen {
 		p.mu.Unlock()
 		panic(panicEnded)
 	}
@@ -72,8 +75,10 @@ func (l Lease[C]) Release() {
 		return
 	}
 	p.endLeaseLocked(e, now)
-	p.recycleLocked(e, now, true)
-	if p.closed {
+	if p.cfg.Reset == nil && !p.closed && (e.expires == 0 || now < e.expires) && p.liveLocked() <= p.maxLocked() {
+		p.putLocked(e, now) // the common case of recycleLocked
+	} else {
+		p.recycleLocked(e, now, true)
 		p.checkDrainedLocked()
 	}
 	p.mu.Unlock()
@@ -110,7 +115,7 @@ func (l Lease[C]) lock() *Pool[C] {
 	}
 	p := l.e.pool
 	p.mu.Lock()
-	if l.e.gen.Load() != l.gen {
+	if l.e.gen != l.gen {
 		p.mu.Unlock()
 		panic(panicEnded)
 	}
@@ -120,18 +125,21 @@ func (l Lease[C]) lock() *Pool[C] {
 // endLeaseLocked ends e's current lease, invalidating every copy of it. The
 // caller then decides where e goes.
 func (p *Pool[C]) endLeaseLocked(e *entry[C], now int64) {
-	e.gen.Store(e.gen.Load() + 1)
+	e.gen++
 	p.st.released++
 	if e.leaked {
-		e.leaked = false
-		p.emitLocked(Event{Kind: EventLeakReleased, ConnID: e.id, Holder: e.holder, Duration: since(now, e.leased)})
+		p.leakEndedLocked(e, now)
 	}
-	e.holder = ""
+}
+
+func (p *Pool[C]) leakEndedLocked(e *entry[C], now int64) {
+	e.leaked = false
+	p.emitLocked(Event{Kind: EventLeakReleased, ConnID: e.id, Holder: e.holder, Duration: since(now, e.leased)})
 }
 
 // endForcedLocked ends a lease whose connection Close already closed; its
 // accounting was settled then.
 func (p *Pool[C]) endForcedLocked(e *entry[C]) {
-	e.gen.Store(e.gen.Load() + 1)
+	e.gen++
 	e.forced = false
 }

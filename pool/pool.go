@@ -139,7 +139,7 @@ func (p *Pool[C]) AcquireAs(ctx context.Context, holder string) (Lease[C], error
 			continue
 		}
 		p.activateLocked(e, now, holder)
-		l := Lease[C]{e: e, gen: e.gen.Load()}
+		l := Lease[C]{e: e, gen: e.gen}
 		p.mu.Unlock()
 		return l, nil
 	}
@@ -265,11 +265,8 @@ func (p *Pool[C]) recycleLocked(e *entry[C], now int64, reset bool) {
 // putLocked hands e to the longest-waiting acquirer, or else pushes it on
 // the idle stack.
 func (p *Pool[C]) putLocked(e *entry[C], now int64) {
-	if w := p.waiters.front(); w != nil {
-		p.waiters.remove(w)
-		p.activateLocked(e, now, w.holder)
-		w.e = e
-		w.ready <- struct{}{}
+	if p.waiters.n != 0 {
+		p.handOffLocked(e, now)
 		return
 	}
 	p.setStateLocked(e, StateIdle)
@@ -281,6 +278,15 @@ func (p *Pool[C]) putLocked(e *entry[C], now int64) {
 	if e.expires != 0 {
 		p.scheduleLocked(e.expires)
 	}
+}
+
+// handOffLocked leases e to the longest-waiting acquirer and wakes it.
+func (p *Pool[C]) handOffLocked(e *entry[C], now int64) {
+	w := p.waiters.front()
+	p.waiters.remove(w)
+	p.activateLocked(e, now, w.holder)
+	w.e = e
+	w.ready <- struct{}{}
 }
 
 // destroyLocked closes e on a pool goroutine. The caller has taken e out of

@@ -35,7 +35,7 @@ func (p *Pool[C]) validateLocked(ctx context.Context, e *entry[C], holder string
 	case verr == nil:
 		e.checked = now
 		p.activateLocked(e, now, holder)
-		l = Lease[C]{e: e, gen: e.gen.Load()}
+		l = Lease[C]{e: e, gen: e.gen}
 		p.mu.Unlock()
 		p.hist.record(since(now, start))
 		return l, nil, true

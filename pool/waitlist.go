@@ -154,7 +154,7 @@ func (p *Pool[C]) served(w *waiter[C]) (Lease[C], error) {
 		return Lease[C]{}, err
 	}
 	p.hist.record(since(p.clock.read(), began))
-	return Lease[C]{e: e, gen: e.gen.Load()}, nil
+	return Lease[C]{e: e, gen: e.gen}, nil
 }
 
 // abandon ends a wait whose ctx ended. A connection that was handed over at
