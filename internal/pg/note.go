@@ -234,21 +234,21 @@ func inspectStatement(q string) *stmtNote {
 			if w3 == "CHARACTERISTICS" || w3 == "AUTHORIZATION" {
 				return &stmtNote{kind: noteDirty}
 			}
-			w2, _ = firstWord(after)
+			w2, after = firstWord(after)
 		case "ROLE":
 			return &stmtNote{kind: noteDirty}
 		}
-		name := strings.ToLower(strings.Trim(strings.TrimRight(w2, "=;"), `"`))
+		name := settingName(w2, after)
 		if name == "" {
 			return nil
 		}
 		return &stmtNote{kind: noteSet, name: name, sql: s}
 	case "RESET":
-		w2, _ := firstWord(rest)
+		w2, after := firstWord(rest)
 		if w2 == "ALL" || w2 == "" {
 			return &stmtNote{kind: noteReset}
 		}
-		return &stmtNote{kind: noteReset, name: strings.ToLower(strings.Trim(w2, `"`))}
+		return &stmtNote{kind: noteReset, name: settingName(w2, after)}
 	case "DISCARD":
 		if w2, _ := firstWord(rest); w2 == "ALL" {
 			return &stmtNote{kind: noteDiscardAll}
@@ -274,6 +274,26 @@ func inspectStatement(q string) *stmtNote {
 		}
 	}
 	return nil
+}
+
+// settingName returns the parameter a SET or RESET changes, from the word after SET
+// (upper-cased, as firstWord returns it) and the text after that word: the word up to
+// any '=', unquoted, or the parameter behind SQL's own forms (SET TIME ZONE is
+// timezone). The name is what RESET takes, so it must be PostgreSQL's.
+func settingName(word, rest string) string {
+	next, _ := firstWord(rest)
+	switch {
+	case word == "TIME" && next == "ZONE":
+		return "timezone"
+	case word == "NAMES":
+		return "client_encoding"
+	case word == "SCHEMA":
+		return "search_path"
+	case word == "XML" && next == "OPTION":
+		return "xmloption"
+	}
+	word, _, _ = strings.Cut(word, "=")
+	return strings.ToLower(strings.Trim(strings.TrimRight(word, ";"), `"`))
 }
 
 // firstWord splits the first whitespace-delimited word, upper-cased, off s.

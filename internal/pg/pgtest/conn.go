@@ -24,6 +24,8 @@ type Conn struct {
 	// Version is the protocol version of the StartupMessage; Params its parameters.
 	Version uint32
 	Params  map[string]string
+	// Trace, when set, is called with every message Receive returns.
+	Trace func(Message)
 
 	rd *bufio.Reader
 }
@@ -123,7 +125,11 @@ func (c *Conn) Receive() (Message, error) {
 	if _, err := io.ReadFull(c.reader(), body); err != nil {
 		return Message{}, err
 	}
-	return Message{Type: typ, Body: body}, nil
+	m := Message{Type: typ, Body: body}
+	if c.Trace != nil {
+		c.Trace(m)
+	}
+	return m, nil
 }
 
 // ReceiveLarge reads one message of any size, copying its body to w.

@@ -2,8 +2,10 @@ package pgtest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -71,3 +73,24 @@ func WaitClose() Step {
 
 // Respond answers everything sent until the connection closes (see Respond).
 func RespondAll() Step { return func(c *Conn) error { return Respond(c) } }
+
+// Sequence returns a connection handler that plays scripts[i] on the i-th connection
+// the server hands it, then answers what follows with Respond; connections beyond the
+// scripts log in and Respond. A script's error is passed to report.
+func Sequence(report func(error), scripts ...Script) func(*Conn) {
+	var mu sync.Mutex
+	next := 0
+	return func(c *Conn) {
+		mu.Lock()
+		i := next
+		next++
+		mu.Unlock()
+		s := Script{Login(nil)}
+		if i < len(scripts) {
+			s = scripts[i]
+		}
+		if err := append(s, RespondAll()).Run(c); err != nil {
+			report(fmt.Errorf("connection %d: %w", i, err))
+		}
+	}
+}

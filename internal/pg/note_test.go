@@ -1,0 +1,123 @@
+package pg
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestInspectQuery(t *testing.T) {
+	t.Parallel()
+	set := func(name, sql string) *stmtNote { return &stmtNote{kind: noteSet, name: name, sql: sql} }
+	reset := func(name string) *stmtNote { return &stmtNote{kind: noteReset, name: name} }
+	dirty := &stmtNote{kind: noteDirty}
+	tests := []struct {
+		q    string
+		want *stmtNote
+	}{
+		{"SELECT 1", nil},
+		{"", nil},
+		{"   \n\t", nil},
+		{"INSERT INTO settings VALUES ('SET x = 1')", nil},
+		{"SETTLE", nil},
+		{"SET search_path TO app", set("search_path", "SET search_path TO app")},
+		{"set Search_Path = app;", set("search_path", "set Search_Path = app")},
+		{"SET search_path=app", set("search_path", "SET search_path=app")},
+		{`SET "search_path" = app`, set("search_path", `SET "search_path" = app`)},
+		{"  SET\nwork_mem\n=\n'64MB'  ;  ", set("work_mem", "SET\nwork_mem\n=\n'64MB'")},
+		{"SET SESSION work_mem = '1MB'", set("work_mem", "SET SESSION work_mem = '1MB'")},
+		{"SET myapp.tenant = '42'", set("myapp.tenant", "SET myapp.tenant = '42'")},
+		{"SET TIME ZONE 'UTC'", set("timezone", "SET TIME ZONE 'UTC'")},
+		{"SET SESSION TIME ZONE LOCAL", set("timezone", "SET SESSION TIME ZONE LOCAL")},
+		{"SET NAMES 'UTF8'", set("client_encoding", "SET NAMES 'UTF8'")},
+		{"SET SCHEMA 'app'", set("search_path", "SET SCHEMA 'app'")},
+		{"SET XML OPTION DOCUMENT", set("xmloption", "SET XML OPTION DOCUMENT")},
+		{"-- a comment\nSET x = 1", set("x", "SET x = 1")},
+		{"/* a comment */ SET x = 1", set("x", "SET x = 1")},
+		{"SET LOCAL work_mem = '1MB'", nil},
+		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", nil},
+		{"SET CONSTRAINTS ALL DEFERRED", nil},
+		{"SET", nil},
+		{"SET ROLE admin", dirty},
+		{"SET SESSION AUTHORIZATION admin", dirty},
+		{"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", dirty},
+		{"SET a = 1; SELECT 1", dirty},
+		{"SET search_path = ';'", dirty},
+		{"RESET ALL", reset("")},
+		{"RESET", reset("")},
+		{"reset Work_Mem", reset("work_mem")},
+		{"RESET TIME ZONE", reset("timezone")},
+		{"DISCARD ALL", &stmtNote{kind: noteDiscardAll}},
+		{"DISCARD PLANS", nil},
+		{"DEALLOCATE ALL", &stmtNote{kind: noteDeallocateAll}},
+		{"DEALLOCATE PREPARE ALL", &stmtNote{kind: noteDeallocateAll}},
+		{"DEALLOCATE stmt1", nil},
+		{"PREPARE p AS SELECT 1", dirty},
+		{"LISTEN channel", dirty},
+		{"LOAD 'auto_explain'", dirty},
+		{"CREATE TEMP TABLE t (x int)", dirty},
+		{"CREATE TEMPORARY TABLE t (x int)", dirty},
+		{"create local temporary table t (x int)", dirty},
+		{"CREATE TABLE t (x int)", nil},
+		{"DECLARE c CURSOR WITH HOLD FOR SELECT 1", dirty},
+		{"DECLARE c CURSOR FOR SELECT 1", nil},
+		{"SELECT pg_advisory_lock(1)", dirty},
+		{"SELECT PG_ADVISORY_LOCK(1)", dirty},
+		{"SELECT pg_advisory_xact_lock(1)", nil},
+		{"SELECT set_config('search_path', 'x', false)", dirty},
+		{"/* unterminated", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.q, func(t *testing.T) {
+			assert.Equal(t, tt.want, inspectQuery([]byte(tt.q+"\x00")))
+		})
+	}
+}
+
+// TestInspectQueryAllocatesNothingForOrdinaryQueries keeps the relay's hot path cheap.
+func TestInspectQueryAllocatesNothingForOrdinaryQueries(t *testing.T) {
+	q := []byte("SELECT * FROM accounts WHERE id = $1\x00")
+	if n := testing.AllocsPerRun(100, func() { inspectQuery(q) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
+
+// FuzzInspectQuery feeds arbitrary query text to the SQL-state detector: it never
+// panics, a SET it reports names a setting (without blanks or '=') and is a single
+// statement, and leading blanks or a leading comment do not change the verdict.
+func FuzzInspectQuery(f *testing.F) {
+	for _, q := range []string{"SELECT 1", "SET search_path TO app", "SET x=1", "RESET ALL", "DISCARD ALL",
+		"DEALLOCATE PREPARE ALL", "CREATE TEMP TABLE t()", "SET TIME ZONE 'UTC'", "-- c\nSET a = 1",
+		"/* x */ LISTEN c", "SET a = 1; SET b = 2", "SELECT pg_advisory_lock(1)", "DECLARE c CURSOR WITH HOLD FOR SELECT 1"} {
+		f.Add([]byte(q + "\x00"))
+	}
+	f.Fuzz(func(t *testing.T, q []byte) {
+		n := inspectQuery(q)
+		if n == nil {
+			return
+		}
+		switch n.kind {
+		case noteSet:
+			if n.name == "" || strings.ContainsAny(n.name, " \t\r\n=") {
+				t.Fatalf("SET of setting %q", n.name)
+			}
+			if strings.ContainsRune(n.sql, ';') {
+				t.Fatalf("SET replayed with a ';': %q", n.sql)
+			}
+		case noteReset, noteDirty, noteDiscardAll, noteDeallocateAll:
+		default:
+			t.Fatalf("note kind %d", n.kind)
+		}
+		if q2 := append([]byte(" \t\n"), q...); !sameNote(inspectQuery(q2), n) {
+			t.Fatalf("leading blanks change %+v into %+v", n, inspectQuery(q2))
+		}
+	})
+}
+
+func sameNote(a, b *stmtNote) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.kind == b.kind && a.name == b.name
+}
