@@ -204,12 +204,16 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 			forward = bound
 		}
 		// Undo what the skipped requests would have done, latest first (a Close and a
-		// Parse of the same name in one pipeline).
+		// Parse of the same name in one pipeline). A simple query is skipped too; if it
+		// was motorpool's own (a settings sync), the session is not what it thinks.
 		var skipped []expectation
 		for {
 			e, ok := sc.q.front()
-			if !ok || e.kind == expectSync || e.kind == expectQuery {
+			if !ok || e.kind == expectSync {
 				break
+			}
+			if e.kind == expectQuery && e.drop {
+				sc.dirty = true
 			}
 			skipped = append(skipped, e)
 			sc.q.pop()
