@@ -29,6 +29,7 @@ const (
 	CodeUndefinedPreparedStmt     = "26000"
 	CodeObjectNotInPrerequisite   = "55000"
 	CodeInvalidTransactionState   = "25000"
+	CodeInFailedSQLTransaction    = "25P02"
 	CodeProgramLimitExceeded      = "54000"
 	CodeConfigurationLimitExceeds = "53400"
 )

@@ -60,7 +60,7 @@ func (p *Process) Err() error {
 	select {
 	case <-p.done:
 		if p.err == nil {
-			return errors.New("exited")
+			return errors.New("exit status 0")
 		}
 		return p.err
 	default:
