@@ -134,7 +134,14 @@ func (r *relay) parse(sc *ServerConn, msg []byte) error {
 // fails instead (an unknown statement).
 func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, name []byte) (int, error) {
 	if len(name) == 0 {
-		if !r.unnamedHere && len(r.unnamed) > 0 {
+		if !r.unnamedHere && len(r.unnamed) == 0 {
+			// The client has no unnamed statement on this connection and none to prepare
+			// again: whatever the server has under that name is another client's.
+			r.fail(sc, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: CodeUndefinedPreparedStmt,
+				Message: "unnamed prepared statement does not exist", File: "postgres.c", Routine: "exec_bind_message"})
+			return -1, nil
+		}
+		if !r.unnamedHere {
 			sc.q.push(expectation{kind: expectParse, drop: true})
 			r.out = append(r.out, r.unnamed...)
 			r.unnamedHere = true
@@ -273,6 +280,13 @@ func (r *relay) refuseLocally(code, message string) {
 func (r *relay) streamBind(ctx context.Context, h header) error {
 	portal, rest, ok := cstring(r.rd.buf[r.rd.r+headerLen : r.rd.w])
 	name, _, ok2 := cstring(rest)
+	for (!ok || !ok2) && r.rd.w-r.rd.r < len(r.rd.buf) { // the names may not have arrived yet
+		if err := r.rd.fill(); err != nil {
+			return err
+		}
+		portal, rest, ok = cstring(r.rd.buf[r.rd.r+headerLen : r.rd.w])
+		name, _, ok2 = cstring(rest)
+	}
 	if !ok || !ok2 {
 		return r.violation("invalid Bind message")
 	}

@@ -215,7 +215,8 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if e.kind != 0 {
 		if typ == msgQuery {
 			e.note = inspectQuery(msg[headerLen:])
-			r.unnamedHere = false // a simple query replaces the unnamed statement
+			r.unnamedHere = false // a simple query drops the unnamed statement
+			r.unnamed = r.unnamed[:0]
 		}
 		if e.kind.endsAtReady() {
 			e.sent = nanotime()
