@@ -49,7 +49,14 @@ func startMonitored(t *testing.T, urlParams string, window time.Duration) *monEn
 	t.Helper()
 	srv := testenv.Postgres(t)
 	db := srv.CreateDatabase(t, fmt.Sprintf("e2e_mon_%d", time.Now().UnixNano()%1e9))
-	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)), Path: "/" + db,
+	return startMonitoredAt(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)), db, urlParams, window)
+}
+
+// startMonitoredAt is startMonitored for the database db of the server at
+// hostport.
+func startMonitoredAt(t *testing.T, hostport, db, urlParams string, window time.Duration) *monEnv {
+	t.Helper()
+	u := url.URL{Scheme: "postgresql", Host: hostport, Path: "/" + db,
 		User: url.UserPassword(testenv.ScramUser, testenv.ScramPassword), RawQuery: "sslmode=disable&connection_limit=2&" + urlParams}
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
 admin: { listen: 127.0.0.1:0, users: [%s], token: %s }
