@@ -202,3 +202,41 @@ func TestZeroConfigUsesDefaults(t *testing.T) {
 		closePool(t, p)
 	})
 }
+
+// Close cancels validations and resets in flight and waits for them.
+func TestCloseDuringValidationAndReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBackend()
+		b.checkDelay, b.resetDelay = time.Hour, time.Hour
+		cfg := b.config()
+		cfg.Validate, cfg.Reset = b.validate, b.reset
+		cfg.ValidationTimeout, cfg.ResetTimeout = -1, -1
+		cfg.IdleTimeout, cfg.MaxLifetime = -1, -1
+		p := newPool(t, cfg)
+
+		stale := mustAcquire(t, p, "")
+		resetting := mustAcquire(t, p, "")
+		stale.Release() // its Reset takes an hour; then it idles and goes stale
+		time.Sleep(2 * time.Hour)
+		validating := goAcquire(context.Background(), p, "") // validates for an hour
+		resetting.Release()                                  // resets for an hour
+		synctest.Wait()
+		if s := p.Stats(); s.Validating != 2 {
+			t.Errorf("validating %d, want 2 (one Validate, one Reset)", s.Validating)
+		}
+		start := time.Now()
+		if err := p.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("Close waited %v for canceled checks", time.Since(start))
+		}
+		r := <-validating
+		if !errors.Is(r.err, pool.ErrClosed) {
+			t.Fatalf("acquire during Close: %v", r.err)
+		}
+		if n := b.openCount(); n != 0 {
+			t.Fatalf("%d connections open", n)
+		}
+	})
+}

@@ -17,7 +17,30 @@ import (
 // whichever connection becomes available first and never waits on a dial of
 // its own.
 type Pool[C any] struct {
-	cfg   Config[C] // defaults applied; read-only (the sizes live below)
+	// mu protects the fields down to the blank line after dialing, and the
+	// guarded fields of every entry. The first three cache lines' worth are
+	// what every acquire and release touches, so they come first and
+	// together.
+	mu        sync.Mutex
+	idle      idleStack[C]
+	waiters   waitList[C]
+	closed    bool
+	isDrained bool           // drained is closed
+	count     [numStates]int // entries per state
+	wakeAt    int64          // when the maintainer will next run
+	minSize   int
+	maxSize   int
+	limit     int         // SetLimit; -1: none
+	conns     []*entry[C] // every entry, creating to destroying; entry.slot indexes it
+	st        counters    // statistics
+	returning int         // entries validating because Reset runs: they come back
+	nextID    uint64      // last entry ID issued
+	waitsSeen uint64      // st.waits when the maintainer last ran
+	evq       []Event     // events not yet dispatched
+	evOff     bool        // the dispatcher has been told to stop
+	dialing   dialState   // dial failures and backoff
+
+	cfg   Config[C] // defaults applied; read-only (the sizes live above)
 	clock clock
 
 	ctx         context.Context    // ends when Close begins; parent of dials, validations, resets
@@ -32,27 +55,6 @@ type Pool[C any] struct {
 	evWake chan struct{} // 1-buffered; events are pending
 	evStop chan struct{} // closed to stop the dispatcher after a last delivery
 	evDone chan struct{} // closed when the dispatcher has returned
-
-	mu sync.Mutex // protects the fields below and the guarded fields of every entry
-
-	closed    bool
-	isDrained bool // drained is closed
-	minSize   int
-	maxSize   int
-	limit     int // SetLimit; -1: none
-
-	idle      idleStack[C]
-	waiters   waitList[C]
-	conns     []*entry[C]    // every entry, creating to destroying; entry.slot indexes it
-	count     [numStates]int // entries per state
-	returning int            // entries validating because Reset runs: they come back
-	nextID    uint64         // last entry ID issued
-	wakeAt    int64          // when the maintainer will next run
-	waitsSeen uint64         // st.waits when the maintainer last ran
-	evq       []Event        // events not yet dispatched
-	evOff     bool           // the dispatcher has been told to stop
-	st        counters       // statistics
-	dialing   dialState      // dial failures and backoff
 }
 
 // New returns a pool configured by cfg (see Config for defaults), or an error

@@ -4,7 +4,7 @@ import "time"
 
 // counters are the pool's statistics. Protected by Pool.mu.
 type counters struct {
-	created, acquired, released, waits uint64
+	acquired, released, created, waits uint64 // the first two are hot
 	timeouts, unreachable, canceled    uint64
 	validationFailures, dialErrors     uint64
 	leaks, eventsDropped               uint64
