@@ -52,7 +52,10 @@ func (p *pumpState) relay() error {
 			if h.size <= len(p.rd.buf) {
 				return nil // the rest is on its way
 			}
-			return p.streamLarge(h)
+			if err := p.streamLarge(h); err != nil {
+				return err
+			}
+			continue // what followed it may already be buffered
 		}
 		if err := p.chunk(); err != nil {
 			return err
