@@ -112,7 +112,7 @@ type client struct {
 	dsn   string
 	start time.Time // when the workload began; periodic services align on it
 	rng   *rand.Rand
-	conn  *pgx.Conn // nil until connected, and after it broke
+	conn  *pgx.Conn // nil until connected; replaced once closed (see connect)
 	tally *tally
 }
 
