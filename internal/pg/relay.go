@@ -141,7 +141,11 @@ func (r *relay) process(ctx context.Context) error {
 				return nil // wait for the rest
 			}
 			flush()
-			return r.streamLarge(ctx, h)
+			if err := r.streamLarge(ctx, h); err != nil {
+				return err
+			}
+			sc = nil
+			continue // messages after it may be buffered already: the client may wait for them
 		}
 		msg := r.rd.buf[r.rd.r : r.rd.r+h.size]
 		next, err := r.handle(ctx, sc, msg)

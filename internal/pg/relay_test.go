@@ -1,7 +1,10 @@
 package pg
 
 import (
+	"bytes"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/stretchr/testify/assert"
@@ -183,4 +186,57 @@ func TestPipelineErrorSkipsToSync(t *testing.T) {
 	c.close()
 	got, _ = log.snapshot()
 	t.Logf("server received: %v", got)
+}
+
+// TestLargeBindIsMappedWhateverTheReadsSplit: a Bind larger than the relay buffer has
+// its statement name mapped while its parameters stream; the name must be mapped even
+// when only the Bind's header has arrived when the relay gets to it (here: the header
+// alone ends the client's first write, and the rest is written once the server has
+// seen the message before it).
+func TestLargeBindIsMappedWhateverTheReadsSplit(t *testing.T) {
+	t.Parallel()
+	described := make(chan struct{}, 1)
+	var bound []*pgproto3.Bind
+	var mu sync.Mutex
+	e := newEnv(t, envOptions{limit: 1}, func(c *pgtest.Conn) {
+		c.Trace = func(m pgtest.Message) {
+			switch m.Type {
+			case 'D':
+				described <- struct{}{}
+			case 'B':
+				msg, err := m.Decode()
+				if err == nil {
+					mu.Lock()
+					bound = append(bound, msg.(*pgproto3.Bind))
+					mu.Unlock()
+				}
+			}
+		}
+		respondLogin(c)
+	})
+	c := e.connect()
+	c.send(&pgproto3.Parse{Name: "s1", Query: "SELECT $1::text"}, &pgproto3.Sync{})
+	require.Equal(t, "ParseComplete ReadyForQuery(I)", types(c.untilReady()))
+
+	param := bytes.Repeat([]byte("p"), 3*clientBufSize)
+	bind, err := (&pgproto3.Bind{PreparedStatement: "s1", Parameters: [][]byte{param}}).Encode(nil)
+	require.NoError(t, err)
+	first, _ := (&pgproto3.Describe{ObjectType: 'S', Name: "s1"}).Encode(nil)
+	first, _ = (&pgproto3.Flush{}).Encode(first)
+	require.NoError(t, c.sendRaw(append(first, bind[:headerLen]...)))
+	select {
+	case <-described:
+	case <-time.After(hangTimeout):
+		t.Fatal("the server never got the Describe")
+	}
+	rest := append([]byte(nil), bind[headerLen:]...)
+	rest, _ = (&pgproto3.Execute{}).Encode(rest)
+	rest, _ = (&pgproto3.Sync{}).Encode(rest)
+	require.NoError(t, c.sendRaw(rest))
+	assert.Equal(t, "ParameterDescription NoData BindComplete CommandComplete ReadyForQuery(I)", types(c.untilReady()))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, bound, 1)
+	assert.Equal(t, "mp_1", bound[0].PreparedStatement)
+	assert.Equal(t, [][]byte{param}, bound[0].Parameters)
 }
