@@ -68,4 +68,3 @@ func (a *Adapter) LookupSecret(ctx context.Context, t *proxy.Target, query, user
 		}
 	}
 }
-

@@ -318,8 +318,8 @@ func (r *relay) streamBind(ctx context.Context, h header) error {
 		r.out = r.out[:0]
 		return r.rd.stream(nil, h.size)
 	}
-	mapped := int(binary.BigEndian.Uint32(r.out[at+1:]))
-	binary.BigEndian.PutUint32(r.out[at+1:], uint32(mapped+h.size-head))
+	// The mapped head ends r.out; the whole Bind is it and the rest still to come.
+	binary.BigEndian.PutUint32(r.out[at+1:], uint32(len(r.out)-at-1+h.size-head))
 	sc.writeLocked(r.out)
 	r.out = r.out[:0]
 	r.rd.skip(head)
