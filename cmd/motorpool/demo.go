@@ -34,7 +34,7 @@ database, and drives a mixed workload through motorpool for --duration:
   web-api    (api_gateway)           40 clients firing bursts of short transactions
   users      (user_service)           6 clients with steady small transactions
   analytics  (analytics_service)      3 clients running a slow report query
-  batch      (notification_service)   1 job inserting 5000 rows every 5s
+  batch      (notification_service)   1 job loading 5000 rows with COPY every 5s
 
 Each logs in with its name as application_name, which FILE matches to a
 service with its own pool. Every 5s it prints a line per pool, and at the end

@@ -12,8 +12,8 @@
 //     transactions;
 //   - analytics (analytics_service): slow report queries holding their
 //     connections for seconds;
-//   - batch (notification_service): a job that inserts thousands of rows in
-//     one transaction every few seconds.
+//   - batch (notification_service): a job that loads thousands of rows with
+//     COPY in one transaction every few seconds.
 //
 // [Prepare] creates the tables they use. [Run] owns every client goroutine and
 // returns once all have stopped.

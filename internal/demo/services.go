@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,7 +55,7 @@ func Services() []Service {
 		},
 		{
 			Name: "batch", Type: "notification_service", Clients: 1, ConnectionLimit: 2,
-			About: "5000-row INSERT transaction every 5s",
+			About: "COPY of 5000 rows every 5s",
 			round: repeat(1, loadNotifications),
 			pause: func(c *client) time.Duration { return c.untilNext(5 * time.Second) },
 		},
@@ -135,40 +134,24 @@ func report(ctx context.Context, c *client) error {
 	})
 }
 
-// The batch job's transaction: batchChunks multi-row INSERTs of batchChunk
-// rows each.
-const (
-	batchChunk  = 200
-	batchChunks = 25
-)
+// batchRows is how many notifications loadNotifications copies per round.
+const batchRows = 5000
 
-// insertNotifications is a multi-row INSERT of batchChunk notifications.
-var insertNotifications = func() string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO notifications (user_id, body) VALUES ")
-	for i := range batchChunk {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "($%d, $%d)", 2*i+1, 2*i+2)
-	}
-	return b.String()
-}()
-
-// loadNotifications inserts a batch of notifications and removes the ones
-// older than a minute, in one transaction.
+// loadNotifications copies a batch of notifications in with COPY and removes
+// the ones older than a minute, in one transaction.
 func loadNotifications(ctx context.Context, c *client) error {
 	return pgx.BeginFunc(ctx, c.conn, func(tx pgx.Tx) error {
-		args := make([]any, 0, 2*batchChunk)
-		for range batchChunks {
-			args = args[:0]
-			for range batchChunk {
-				user := 1 + c.rng.IntN(numUsers)
-				args = append(args, user, fmt.Sprintf("your order for user %d has shipped", user))
+		n := 0
+		rows := pgx.CopyFromFunc(func() ([]any, error) {
+			if n == batchRows {
+				return nil, nil
 			}
-			if _, err := tx.Exec(ctx, insertNotifications, args...); err != nil {
-				return fmt.Errorf("insert notifications: %w", err)
-			}
+			n++
+			user := 1 + c.rng.IntN(numUsers)
+			return []any{int32(user), fmt.Sprintf("your order for user %d has shipped", user)}, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"notifications"}, []string{"user_id", "body"}, rows); err != nil {
+			return fmt.Errorf("copy notifications: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM notifications WHERE created_at < now() - interval '1 minute'`); err != nil {
 			return fmt.Errorf("delete old notifications: %w", err)
