@@ -136,9 +136,10 @@ type Config[C any] struct {
 	// failed dials, failed acquires, leaks, validation failures). It is
 	// called on a single pool goroutine, in order, never concurrently with
 	// itself and without pool locks held, so it may call Stats or Conns; it
-	// must not call Close. Events are queued so that a slow OnEvent never
-	// blocks the pool; when more than 4096 are pending, new ones are dropped
-	// and counted in Stats.EventsDropped. Nil: no events.
+	// must not call Close, which waits for it to return. Events are queued so
+	// that a slow OnEvent never blocks the pool; when more than 4096 are
+	// pending, new ones are dropped and counted in Stats.EventsDropped. Nil:
+	// no events.
 	OnEvent func(Event)
 }
 
