@@ -70,7 +70,12 @@ func (k expectKind) completes(typ byte) bool {
 type queue struct {
 	buf        []expectation
 	head, size int
+	last       expectKind // of the latest push, 0 after reset
 }
+
+// unsynced reports whether the latest request sent was an extended-protocol one that
+// no Sync (or simple query) followed: the server will not send ReadyForQuery for it.
+func (q *queue) unsynced() bool { return q.last != 0 && !q.last.endsAtReady() }
 
 func (q *queue) len() int { return q.size }
 
@@ -85,6 +90,7 @@ func (q *queue) push(e expectation) {
 	}
 	q.buf[(q.head+q.size)%len(q.buf)] = e
 	q.size++
+	q.last = e.kind
 }
 
 // front returns the oldest expectation; ok is false when the queue is empty.
@@ -107,4 +113,4 @@ func (q *queue) each(fn func(expectation)) {
 	}
 }
 
-func (q *queue) reset() { q.head, q.size = 0, 0 }
+func (q *queue) reset() { q.head, q.size, q.last = 0, 0, 0 }

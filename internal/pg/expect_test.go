@@ -63,6 +63,37 @@ func TestQueue(t *testing.T) {
 	})
 }
 
+func TestQueueUnsynced(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		pushes []expectKind
+		pops   int
+		want   bool
+	}{
+		{name: "nothing sent", want: false},
+		{name: "a batch ended by Sync", pushes: []expectKind{expectParse, expectBind, expectExecute, expectSync}, want: false},
+		{name: "a batch without Sync", pushes: []expectKind{expectParse, expectBind, expectExecute}, want: true},
+		{name: "a batch without Sync, all answered", pushes: []expectKind{expectBind, expectExecute}, pops: 2, want: true},
+		{name: "a simple query", pushes: []expectKind{expectQuery}, want: false},
+		{name: "a Close answered by motorpool after Sync", pushes: []expectKind{expectSync, expectSynthetic}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q queue
+			for _, k := range tt.pushes {
+				q.push(expectation{kind: k})
+			}
+			for range tt.pops {
+				q.pop()
+			}
+			assert.Equal(t, tt.want, q.unsynced())
+			q.reset()
+			assert.False(t, q.unsynced(), "after reset")
+		})
+	}
+}
+
 // TestQueueSteadyStateAllocatesNothing: pushes and pops within the ring's size
 // reuse it.
 func TestQueueSteadyStateAllocatesNothing(t *testing.T) {

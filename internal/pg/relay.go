@@ -426,13 +426,27 @@ func (r *relay) finish() {
 		return
 	}
 	r.gone = true
+	busy := sc.q.len() > 0
 	var out []byte
+	if busy {
+		out = append(out, copyFailMsg...) // ends a COPY from the client; ignored outside COPY
+	}
+	if sc.q.unsynced() {
+		// An extended-protocol batch without its Sync: the server answers no more and
+		// may hold the implicit transaction of its statements open. End it with an
+		// error, which rolls that transaction back, as the server does when its client
+		// disconnects.
+		sc.q.push(expectation{kind: expectParse, drop: true})
+		sc.q.push(expectation{kind: expectSync, drop: true})
+		out = append(append(out, invalidParse...), syncMsg...)
+	}
 	switch {
-	case sc.q.len() > 0:
+	case busy:
 		// Still busy: cancel the work and let the pump drain it; whatever state the
 		// session is left in is reset by the next client.
 		sc.dirty = true
 		sc.mu.Unlock()
+		sc.writeLocked(out)
 		r.a.cancelServer(sc, r)
 		return
 	case sc.tx != txIdle:
@@ -464,6 +478,13 @@ func appendQuery(dst []byte, q string) []byte {
 
 // readyIdle is ReadyForQuery('I').
 var readyIdle = []byte{msgReadyForQuery, 0, 0, 0, 5, txIdle}
+
+// syncMsg and copyFailMsg are the Sync and CopyFail motorpool sends for a client that
+// left.
+var (
+	syncMsg     = []byte{msgSync, 0, 0, 0, 4}
+	copyFailMsg = appendMsg(nil, msgCopyFail, []byte("client disconnected\x00"))
+)
 
 // serverWriter writes to a server connection whose wmu the caller holds.
 type serverWriter struct{ sc *ServerConn }

@@ -27,7 +27,8 @@ type Conn struct {
 	// Trace, when set, is called with every message Receive returns.
 	Trace func(Message)
 
-	rd *bufio.Reader
+	srv *Server
+	rd  *bufio.Reader
 }
 
 // Message is one frontend message as received: its type byte and its body (after the
@@ -91,6 +92,9 @@ func (m Message) String() string {
 	}
 	return fmt.Sprintf("%c(%q)", m.Type, m.Body)
 }
+
+// Server returns the server that accepted the connection.
+func (c *Conn) Server() *Server { return c.srv }
 
 func (c *Conn) reader() *bufio.Reader {
 	if c.rd == nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -91,6 +92,24 @@ func Sequence(report func(error), scripts ...Script) func(*Conn) {
 		}
 		if err := append(s, RespondAll()).Run(c); err != nil {
 			report(fmt.Errorf("connection %d: %w", i, err))
+		}
+	}
+}
+
+// WaitCancel waits until the server has received a cancel request for this
+// connection.
+func WaitCancel(d time.Duration) Step {
+	return func(c *Conn) error {
+		deadline := time.Now().Add(d)
+		for n := 1; ; n++ {
+			for _, cr := range c.srv.WaitCancels(n, time.Until(deadline)) {
+				if cr.PID == c.PID && cr.Secret == c.Secret {
+					return nil
+				}
+			}
+			if time.Now().After(deadline) {
+				return errors.New("pgtest: no cancel request for the connection")
+			}
 		}
 	}
 }

@@ -112,7 +112,7 @@ func (s *Server) accept() {
 			return
 		}
 		pid++
-		c := &Conn{Conn: nc, PID: pid, Secret: pid*7 + 1}
+		c := &Conn{Conn: nc, PID: pid, Secret: pid*7 + 1, srv: s}
 		s.mu.Lock()
 		s.accepts++
 		if s.closed {
