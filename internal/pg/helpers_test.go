@@ -42,7 +42,9 @@ type envOptions struct {
 	limit    int    // connection_limit; default 4
 	database string // extra YAML lines for the database (indented by four spaces)
 	top      string // extra top-level YAML
-	adapter  Config
+	// poolTimeout is the pool_timeout; default 10s.
+	poolTimeout string
+	adapter     Config
 }
 
 // newEnv starts a fake server whose connections run handle, and motorpool in front
@@ -61,13 +63,16 @@ func newEnvFor(t testing.TB, o envOptions, srv *pgtest.Server) *env {
 	if o.limit == 0 {
 		o.limit = 4
 	}
+	if o.poolTimeout == "" {
+		o.poolTimeout = "10s"
+	}
 	top := o.top
 	if !strings.Contains(top, "auth:") {
 		top += "auth: { type: trust }\n"
 	}
 	yaml := fmt.Sprintf("%sdatabases:\n  db:\n    url: \"postgresql://srv:secret@127.0.0.1:%d/db?sslmode=disable\"\n"+
-		"    pool_mode: %s\n    connection_limit: %d\n    min_connections: 0\n    pool_timeout: 10s\n%s",
-		top, srv.Port(), o.mode, o.limit, o.database)
+		"    pool_mode: %s\n    connection_limit: %d\n    min_connections: 0\n    pool_timeout: %s\n%s",
+		top, srv.Port(), o.mode, o.limit, o.poolTimeout, o.database)
 	cfg, err := config.Parse("test.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
