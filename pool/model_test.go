@@ -340,6 +340,9 @@ func (m *model) misuse(t *rapid.T) {
 
 func (m *model) close(t *rapid.T) {
 	m.skipIfClosed(t)
+	if rapid.IntRange(0, 4).Draw(t, "closeNow") != 0 {
+		t.Skip("not yet") // Close ends the sequence: keep sequences long
+	}
 	ctx, cancel := context.WithTimeout(context.Background(),
 		rapid.SampledFrom([]time.Duration{time.Second, time.Minute}).Draw(t, "closeDeadline"))
 	defer cancel()
