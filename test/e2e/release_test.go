@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/motorpool/motorpool/internal/testenv"
+)
+
+// A leaver is what a client does before it goes away: rounds it waits the answers of,
+// then messages it sends and never waits for.
+type leaver struct {
+	name   string
+	rounds []round
+	// unanswered are sent last; the client leaves without reading the answer. A
+	// CopyData after them is sent once the server asked for it (copyIn).
+	unanswered []pgproto3.FrontendMessage
+	copyIn     bool
+}
+
+var leavers = []leaver{
+	{name: "inside a transaction holding locks, a temp table and session settings", rounds: []round{
+		{query("BEGIN")},
+		{query("CREATE TEMP TABLE leftover (x int)")},
+		{query("SET search_path = leftover_schema, public")},
+		{query("SET statement_timeout = 1234")},
+		{query("SELECT * FROM dirty FOR UPDATE")},
+		{query("LOCK TABLE dirty IN SHARE MODE")},
+		{query("SELECT pg_advisory_xact_lock(1)")},
+		{query("SELECT pg_advisory_lock(2)")},
+		{query("INSERT INTO dirty VALUES (99)")},
+	}},
+	{name: "inside a failed transaction", rounds: []round{
+		{query("BEGIN")},
+		{query("INSERT INTO dirty VALUES (99)")},
+		{query("SELECT 1/0")},
+	}},
+	{name: "outside a transaction with session state", rounds: []round{
+		{query("CREATE TEMP TABLE leftover (x int)")},
+		{query("SET search_path = leftover_schema, public")},
+		{query("SET application_name = 'leaver'")},
+		{query("SELECT pg_advisory_lock(2)")},
+		{query("LISTEN leftover_channel")},
+		{query("PREPARE leftover_stmt AS SELECT 1")},
+		{query("DECLARE leftover_cursor CURSOR WITH HOLD FOR SELECT 1")},
+	}},
+	{name: "with a query still running", unanswered: []pgproto3.FrontendMessage{
+		query("SELECT pg_sleep(60)"),
+	}},
+	{name: "with a large result unread", unanswered: []pgproto3.FrontendMessage{
+		query("SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g"),
+	}},
+	{name: "during COPY TO STDOUT", unanswered: []pgproto3.FrontendMessage{
+		query("COPY (SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g) TO STDOUT"),
+	}},
+	{name: "during COPY FROM STDIN", copyIn: true, unanswered: []pgproto3.FrontendMessage{
+		query("COPY dirty FROM STDIN"),
+	}},
+	{name: "during COPY FROM STDIN inside a transaction", copyIn: true, rounds: []round{
+		{query("BEGIN")},
+		{query("INSERT INTO dirty VALUES (99)")},
+	}, unanswered: []pgproto3.FrontendMessage{
+		query("COPY dirty FROM STDIN"),
+	}},
+	{name: "in the middle of a pipeline without Sync", unanswered: []pgproto3.FrontendMessage{
+		parse("", "SELECT pg_sleep(60)"), bind(""), execute(0),
+	}},
+	{name: "in the middle of a pipeline with Flush", unanswered: []pgproto3.FrontendMessage{
+		parse("", "INSERT INTO dirty VALUES (99)"), bind(""), execute(0),
+		parse("", "SELECT 1"), bind(""), execute(0), &pgproto3.Flush{},
+	}},
+	{name: "in the middle of a pipeline inside a transaction", rounds: []round{
+		{query("BEGIN")},
+	}, unanswered: []pgproto3.FrontendMessage{
+		parse("", "INSERT INTO dirty VALUES (99)"), bind(""), execute(0),
+	}},
+}
+
+// TestLeavingClientNeverLeavesADirtyServerConnection: whatever a client was doing when
+// it left — killed, or saying goodbye — the next client on the same server connection
+// (a pool of 1) finds no open transaction, no temporary table, no session setting, no
+// lock, no LISTEN, no prepared statement or cursor, and none of the leaver's
+// uncommitted rows.
+func TestLeavingClientNeverLeavesADirtyServerConnection(t *testing.T) {
+	t.Parallel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	direct := p.Connect(t, p.SuperUser, "", db)
+	mustExec(t, direct, "CREATE TABLE dirty (x int)", "INSERT INTO dirty VALUES (1)",
+		"GRANT ALL ON dirty TO PUBLIC", "CREATE SCHEMA leftover_schema", "GRANT ALL ON SCHEMA leftover_schema TO PUBLIC")
+	for _, mode := range []string{"transaction", "session"} {
+		t.Run(mode, func(t *testing.T) {
+			s := setup{Mode: mode, PoolSize: 1, ClientAuth: "trust", ServerUser: testenv.TrustUser,
+				PG: p, Database: db, URLParams: "pool_timeout=20"}
+			e := start(t, s)
+			for _, l := range leavers {
+				for _, how := range []string{"killed", "saying goodbye"} {
+					t.Run(l.name+" "+how, func(t *testing.T) {
+						leave(t, e, l, how == "killed")
+						next := connect(t, dsn(e.Addr, testenv.TrustUser, "", e.DB, "application_name=next"))
+						assertClean(t, next)
+						assertUnlocked(t, direct)
+					})
+				}
+			}
+		})
+	}
+}
+
+// leave plays l on a new raw client, then closes it: abruptly, or with Terminate.
+func leave(t *testing.T, e *env, l leaver, kill bool) {
+	t.Helper()
+	c := dialRaw(t, e.Addr, testenv.TrustUser, e.DB, nil)
+	for _, r := range l.rounds {
+		c.round(t, r...)
+	}
+	if len(l.unanswered) > 0 {
+		c.send(l.unanswered...)
+		if err := c.fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.copyIn {
+		c.conn.SetReadDeadline(time.Now().Add(time.Minute))
+		for {
+			msg, err := c.fe.Receive()
+			if err != nil {
+				t.Fatalf("waiting for CopyInResponse: %v", err)
+			}
+			if _, ok := msg.(*pgproto3.CopyInResponse); ok {
+				break
+			}
+		}
+		c.send(&pgproto3.CopyData{Data: []byte("7\n8\n")})
+		c.fe.Flush()
+	}
+	if strings.Contains(l.name, "running") || strings.Contains(l.name, "Sync") {
+		waitActive(t, e.Direct(t), "pg_sleep(60)")
+	}
+	if !kill {
+		c.send(&pgproto3.Terminate{})
+		c.fe.Flush()
+	}
+	c.conn.Close()
+}
+
+// assertClean checks that conn's server session carries nothing of an earlier client.
+func assertClean(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	ctx := ctxFor(t, time.Minute)
+	var (
+		xid                                   *int64
+		searchPath, timeout, app              string
+		temps, locks, listens, stmts, cursors int64
+		rows                                  int64
+	)
+	err := conn.QueryRow(ctx, `SELECT txid_current_if_assigned(),
+			current_setting('search_path'), current_setting('statement_timeout'), current_setting('application_name'),
+			(SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()),
+			(SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
+			(SELECT count(*) FROM pg_listening_channels()),
+			(SELECT count(*) FROM pg_prepared_statements WHERE from_sql),
+			(SELECT count(*) FROM pg_cursors WHERE name <> ''),
+			(SELECT count(*) FROM dirty WHERE x <> 1)`).
+		Scan(&xid, &searchPath, &timeout, &app, &temps, &locks, &listens, &stmts, &cursors, &rows)
+	if err != nil {
+		t.Fatalf("the next client's query failed: %v", err)
+	}
+	problems := []string{}
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	check(conn.PgConn().TxStatus() != 'I' || xid != nil, "a transaction is open (status %c, xid %v)", conn.PgConn().TxStatus(), xid)
+	check(searchPath != `"$user", public`, "search_path is %q", searchPath)
+	check(timeout != "0", "statement_timeout is %q", timeout)
+	check(app != "next", "application_name is %q, want the client's own \"next\"", app)
+	check(temps != 0, "%d temporary tables are left", temps)
+	check(locks != 0, "%d locks are held", locks)
+	check(listens != 0, "%d LISTENs are left", listens)
+	check(stmts != 0, "%d SQL prepared statements are left", stmts)
+	check(cursors != 0, "%d cursors are open", cursors)
+	check(rows != 0, "%d uncommitted rows of the leaver are visible", rows)
+	if len(problems) > 0 {
+		t.Fatalf("the server connection was handed over dirty: %s", strings.Join(problems, "; "))
+	}
+	var tx pgx.Tx
+	tx, err = conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '30s'; LOCK TABLE dirty IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatalf("the table is still locked by someone: %v", err)
+	}
+}
+
+// assertUnlocked waits until no session of the database holds an advisory lock or a
+// lock on the test table: a server connection that was destroyed instead of cleaned
+// takes a moment to exit.
+func assertUnlocked(t *testing.T, direct *pgx.Conn) {
+	t.Helper()
+	eventually(t, time.Minute, "locks of the leaver released", func() error {
+		n := queryInt(t, direct, `SELECT count(*) FROM pg_locks WHERE pid <> pg_backend_pid()
+			AND (locktype = 'advisory' OR relation = 'dirty'::regclass)`)
+		if n != 0 {
+			return fmt.Errorf("%d locks held", n)
+		}
+		return nil
+	})
+}
