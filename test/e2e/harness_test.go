@@ -31,15 +31,15 @@ const (
 	appPassword = "app-secret"
 )
 
-// binary is the motorpool executable built by TestMain, for the tests that need a
+// motorpoolBin is the motorpool executable built by TestMain, for the tests that need a
 // separate process (signals, reload from file, TLS from file, memory).
-var binary string
+var motorpoolBin string
 
 func TestMain(m *testing.M) {
 	dir, err := testenv.RunDir()
 	if err == nil {
-		binary = filepath.Join(dir, "motorpool")
-		err = buildBinary(binary)
+		motorpoolBin = filepath.Join(dir, "motorpool")
+		err = buildBinary(motorpoolBin)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: build motorpool: %v\n", err)
@@ -98,6 +98,8 @@ type setup struct {
 	PG *testenv.PG
 	// Database is the database name (clients and server alike); "" creates one.
 	Database string
+	// ServerAddr overrides the server's host:port in the URL (a database that is down).
+	ServerAddr string
 }
 
 // env is a running in-process motorpool in front of a PostgreSQL.
@@ -146,6 +148,9 @@ func (s setup) yamlFor(p *testenv.PG, db, listen string) string {
 		user, pw = testenv.ScramUser, testenv.ScramPassword
 	}
 	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(p.Host, strconv.Itoa(p.Port)), Path: "/" + db}
+	if s.ServerAddr != "" {
+		u.Host = s.ServerAddr
+	}
 	switch {
 	case user == "-":
 	case pw == "":

@@ -21,6 +21,10 @@ type rawClient struct {
 	PID    uint32
 	Secret []byte
 	Params map[string]string // ParameterStatus at login
+	// Negotiated is the NegotiateProtocolVersion received at login, if any.
+	Negotiated *pgproto3.NegotiateProtocolVersion
+	// Protocol is the version asked for in the StartupMessage; 0 is 3.0.
+	Protocol uint32
 }
 
 // dialRaw connects to addr and logs in as user to db with extra startup parameters.
@@ -35,11 +39,15 @@ func dialRaw(t testing.TB, addr, user, db string, params map[string]string) *raw
 }
 
 func tryDialRaw(addr, user, db string, params map[string]string) (*rawClient, error) {
+	return tryDialRawProtocol(addr, user, db, params, 0)
+}
+
+func tryDialRawProtocol(addr, user, db string, params map[string]string, protocol uint32) (*rawClient, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	c := &rawClient{conn: conn, fe: pgproto3.NewFrontend(conn, conn), Params: make(map[string]string)}
+	c := &rawClient{conn: conn, fe: pgproto3.NewFrontend(conn, conn), Params: make(map[string]string), Protocol: protocol}
 	if err := c.login(user, db, params); err != nil {
 		conn.Close()
 		return nil, err
@@ -54,7 +62,11 @@ func (c *rawClient) login(user, db string, params map[string]string) error {
 	}
 	c.conn.SetDeadline(time.Now().Add(time.Minute))
 	defer c.conn.SetDeadline(time.Time{})
-	c.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: p})
+	version := c.Protocol
+	if version == 0 {
+		version = pgproto3.ProtocolVersionNumber
+	}
+	c.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: version, Parameters: p})
 	if err := c.fe.Flush(); err != nil {
 		return err
 	}
@@ -65,6 +77,10 @@ func (c *rawClient) login(user, db string, params map[string]string) error {
 		}
 		switch m := msg.(type) {
 		case *pgproto3.AuthenticationOk, *pgproto3.NoticeResponse:
+		case *pgproto3.NegotiateProtocolVersion:
+			n := *m
+			n.UnrecognizedOptions = append([]string(nil), m.UnrecognizedOptions...)
+			c.Negotiated = &n
 		case *pgproto3.ParameterStatus:
 			c.Params[m.Name] = m.Value
 		case *pgproto3.BackendKeyData:
