@@ -324,5 +324,5 @@ func (r *relay) streamBind(ctx context.Context, h header) error {
 	r.out = r.out[:0]
 	r.rd.skip(head)
 	r.bytesIn += h.size - head
-	return r.rd.stream(serverWriter{sc}, h.size-head)
+	return r.streamTo(sc, h.size-head)
 }

@@ -3,6 +3,7 @@ package pg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -314,7 +315,19 @@ func (r *relay) streamLarge(ctx context.Context, h header) error {
 		sc.writeLocked(r.out)
 		r.out = r.out[:0]
 	}
-	return r.rd.stream(serverWriter{sc}, h.size)
+	return r.streamTo(sc, h.size)
+}
+
+// streamTo relays the next n bytes of a message from the client to sc, whose wmu the
+// caller holds. A client that stops in the middle leaves the server waiting for the
+// rest of a message that never comes, deaf to cancels: the connection is out of step
+// for good and is closed (its pump then destroys it).
+func (r *relay) streamTo(sc *ServerConn, n int) error {
+	if err := r.rd.stream(serverWriter{sc}, n); err != nil {
+		sc.fail(fmt.Errorf("client stopped in the middle of a message: %w", err))
+		return err
+	}
+	return nil
 }
 
 // lock returns the bound server connection with its mu held, binding one first if the
