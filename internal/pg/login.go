@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -82,8 +83,14 @@ func (a *Adapter) start(ctx context.Context, r *relay, sess *proxy.Session, want
 	if err != nil {
 		return nil, a.acquireError(err)
 	}
+	// Startup parameter names are lower-cased; PostgreSQL reports some in mixed case
+	// (TimeZone, DateStyle, IntervalStyle).
+	reported := make(map[string]string, len(base))
+	for k := range base {
+		reported[strings.ToLower(k)] = k
+	}
 	for k, v := range wanted {
-		r.settings.set(k, setting{value: v}, base[k])
+		r.settings.set(k, setting{value: v}, base[reported[k]])
 	}
 	r.startup.copyFrom(&r.settings)
 	report := maps.Clone(base)
@@ -96,8 +103,8 @@ func (a *Adapter) start(ctx context.Context, r *relay, sess *proxy.Session, want
 	// their normalised values, and in session mode for good.
 	probe := &stmtNote{kind: noteProbe, params: make(map[string]string), done: make(chan struct{})}
 	for _, k := range sortedKeys(wanted) {
-		if _, reported := base[k]; reported {
-			probe.keys = append(probe.keys, k)
+		if name, ok := reported[k]; ok {
+			probe.keys = append(probe.keys, name)
 		}
 	}
 	r.probe = probe
