@@ -124,17 +124,19 @@ func (p *pumpState) chunk() error {
 // streamLarge relays a message larger than the buffer without holding it whole.
 func (p *pumpState) streamLarge(h header) error {
 	sc := p.sc
+	if h.typ == msgReadyForQuery {
+		// Refused before routing: routing would count the request as answered, and the
+		// client it owed would not be told the connection failed.
+		return errors.New("oversized ReadyForQuery")
+	}
 	msg := p.rd.buf[p.rd.r:p.rd.w] // a prefix of the message
 	sc.mu.Lock()
 	c := sc.client
-	synth, forward, settle, err := sc.route(c, msg, nil)
+	synth, forward, _, err := sc.route(c, msg, nil)
 	gone := c == nil || c.gone
 	sc.mu.Unlock()
 	if err != nil {
 		return err
-	}
-	if settle {
-		return errors.New("oversized ReadyForQuery")
 	}
 	var w io.Writer
 	if !gone && forward {

@@ -133,7 +133,22 @@ func TestServerFailures(t *testing.T) {
 		assert.NotContains(t, types(msgs), "ReadyForQuery", "the stray ReadyForQuery is not relayed")
 		assert.Equal(t, "08006", lastError(msgs).Code)
 		wait(t, closed)
-		assert.Equal(t, uint64(1), e.pool().Core().Stats().Destroyed, "the connection is not reused")
+		other := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(other.query("SELECT 1")))
+		assert.Equal(t, uint64(2), e.pool().Core().Stats().Created, "the connection is not reused")
+	})
+	t.Run("a ReadyForQuery too large for the buffer fails the client it was owed to", func(t *testing.T) {
+		t.Parallel()
+		e := scripted(t, envOptions{limit: 1}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery("SELECT 1"),
+			pgtest.Send(select1),
+			pgtest.SendRaw([]byte{'Z', 0x30, 0, 0, 5, 'I'}), // claims 805 MB
+			pgtest.Close(),
+		})
+		c := e.connect()
+		c.send(&pgproto3.Query{String: "SELECT 1"})
+		assert.Equal(t, "CommandComplete ErrorResponse(08006)", types(c.untilEOF()))
 	})
 	t.Run("a message nobody asked for breaks the connection, not the idle client", func(t *testing.T) {
 		t.Parallel()
