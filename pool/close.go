@@ -29,7 +29,7 @@ func (p *Pool[C]) Close(ctx context.Context) error {
 		}
 		p.checkDrainedLocked()
 	}
-	p.mu.Unlock()
+	p.unlock()
 
 	var err error
 	select {
@@ -47,7 +47,7 @@ func (p *Pool[C]) Close(ctx context.Context) error {
 func (p *Pool[C]) forceClose() {
 	now := p.clock.read()
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	for _, e := range p.conns {
 		if e.state == StateActive {
 			e.forced = true

@@ -107,7 +107,7 @@ func (p *Pool[C]) AppendConns(dst []ConnInfo) []ConnInfo {
 	for _, e := range p.conns {
 		dst = append(dst, p.infoLocked(e, now))
 	}
-	p.mu.Unlock()
+	p.unlock()
 	slices.SortFunc(dst[start:], func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return dst
 }

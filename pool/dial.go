@@ -49,15 +49,15 @@ func (p *Pool[C]) dialLoop(e *entry[C]) {
 		p.mu.Lock()
 		if err == nil {
 			p.dialedLocked(e, conn, start, now)
-			p.mu.Unlock()
+			p.unlock()
 			return
 		}
 		if !p.dialFailedLocked(err, start, now) {
 			p.unregisterLocked(e)
-			p.mu.Unlock()
+			p.unlock()
 			return
 		}
-		p.mu.Unlock()
+		p.unlock()
 	}
 }
 
@@ -68,7 +68,7 @@ func (p *Pool[C]) proceed(e *entry[C]) bool {
 	now := p.clock.read()
 	p.mu.Lock()
 	pause := time.Duration(p.dialing.retryAt - now)
-	p.mu.Unlock()
+	p.unlock()
 	if pause > 0 {
 		t := time.NewTimer(pause)
 		select {
@@ -78,7 +78,7 @@ func (p *Pool[C]) proceed(e *entry[C]) bool {
 		t.Stop()
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	if !p.wantLocked(len(p.conns)-1, p.count[StateCreating]-1) {
 		p.unregisterLocked(e)
 		return false

@@ -103,7 +103,7 @@ func (p *Pool[C]) dispatch() {
 		}
 		p.mu.Lock()
 		batch, p.evq = p.evq, batch[:0]
-		p.mu.Unlock()
+		p.unlock()
 		for i := range batch {
 			p.cfg.OnEvent(batch[i])
 			batch[i] = Event{}
@@ -123,7 +123,7 @@ func (p *Pool[C]) stopEvents() {
 	p.mu.Lock()
 	first := !p.evOff
 	p.evOff = true
-	p.mu.Unlock()
+	p.unlock()
 	if first {
 		close(p.evStop)
 	}

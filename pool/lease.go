@@ -46,7 +46,7 @@ func (l Lease[C]) ID() uint64 {
 func (l Lease[C]) SetHolder(label string) {
 	p := l.lock()
 	l.e.holder = label
-	p.mu.Unlock()
+	p.unlock()
 }
 
 // Release ends the lease and gives the connection back: to the
@@ -66,12 +66,12 @@ func (l Lease[C]) Release() {
 	now := p.clock.now()
 	p.mu.Lock()
 	if e.gen != l.gen {
-		p.mu.Unlock()
+		p.unlock()
 		panic(panicEnded)
 	}
 	if e.forced {
 		p.endForcedLocked(e)
-		p.mu.Unlock()
+		p.unlock()
 		return
 	}
 	p.endLeaseLocked(e, now)
@@ -81,7 +81,7 @@ func (l Lease[C]) Release() {
 		p.recycleLocked(e, now, true)
 		p.checkDrainedLocked()
 	}
-	p.mu.Unlock()
+	p.unlock()
 }
 
 // Destroy ends the lease and closes the connection, for a connection that is
@@ -96,7 +96,7 @@ func (l Lease[C]) Destroy(err error) {
 	e := l.e
 	if e.forced {
 		p.endForcedLocked(e)
-		p.mu.Unlock()
+		p.unlock()
 		return
 	}
 	now := p.clock.now()
@@ -105,7 +105,7 @@ func (l Lease[C]) Destroy(err error) {
 	if p.closed {
 		p.checkDrainedLocked()
 	}
-	p.mu.Unlock()
+	p.unlock()
 }
 
 // lock locks the pool and checks that the lease is current.
@@ -116,7 +116,7 @@ func (l Lease[C]) lock() *Pool[C] {
 	p := l.e.pool
 	p.mu.Lock()
 	if l.e.gen != l.gen {
-		p.mu.Unlock()
+		p.unlock()
 		panic(panicEnded)
 	}
 	return p

@@ -25,7 +25,7 @@ func (p *Pool[C]) maintain() {
 		p.mu.Lock()
 		next := p.maintainLocked(now)
 		p.wakeAt = next
-		p.mu.Unlock()
+		p.unlock()
 		if next == never {
 			t.Stop()
 		} else {

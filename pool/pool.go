@@ -36,6 +36,7 @@ type Pool[C any] struct {
 	returning int         // entries validating because Reset runs: they come back
 	nextID    uint64      // last entry ID issued
 	waitsSeen uint64      // st.waits when the maintainer last ran
+	toWake    *waiter[C]  // served waiters to wake once unlocked, linked by next
 	evq       []Event     // events not yet dispatched
 	evOff     bool        // the dispatcher has been told to stop
 	dialing   dialState   // dial failures and backoff
@@ -90,7 +91,7 @@ func New[C any](cfg Config[C]) (*Pool[C], error) {
 	go p.maintain()
 	p.mu.Lock()
 	p.startDialsLocked()
-	p.mu.Unlock()
+	p.unlock()
 	return p, nil
 }
 
@@ -142,7 +143,7 @@ func (p *Pool[C]) AcquireAs(ctx context.Context, holder string) (Lease[C], error
 		}
 		p.activateLocked(e, now, holder)
 		l := Lease[C]{e: e, gen: e.gen}
-		p.mu.Unlock()
+		p.unlock()
 		return l, nil
 	}
 	return p.waitLocked(ctx, holder)
@@ -163,7 +164,7 @@ func (p *Pool[C]) Resize(minSize, maxSize int) error {
 	}
 	now := p.clock.read()
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	if p.closed {
 		return ErrClosed
 	}
@@ -181,7 +182,7 @@ func (p *Pool[C]) Resize(minSize, maxSize int) error {
 func (p *Pool[C]) SetLimit(n int) {
 	now := p.clock.read()
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	if p.closed {
 		return
 	}
@@ -288,7 +289,29 @@ func (p *Pool[C]) handOffLocked(e *entry[C], now int64) {
 	p.waiters.remove(w)
 	p.activateLocked(e, now, w.holder)
 	w.e = e
-	w.ready <- struct{}{}
+	p.wakeLocked(w)
+}
+
+// wakeLocked queues w, taken out of line with its outcome set, to be woken
+// by unlock: waking a goroutine can cost a system call, which is better not
+// paid while holding the lock.
+func (p *Pool[C]) wakeLocked(w *waiter[C]) {
+	w.next = p.toWake
+	p.toWake = w
+}
+
+// unlock unlocks p.mu and then wakes the waiters served meanwhile. Every
+// unlock of p.mu goes through it.
+func (p *Pool[C]) unlock() {
+	w := p.toWake
+	p.toWake = nil
+	p.mu.Unlock()
+	for w != nil {
+		next := w.next
+		w.next = nil
+		w.ready <- struct{}{} // w may be recycled from here on
+		w = next
+	}
 }
 
 // destroyLocked closes e on a pool goroutine. The caller has taken e out of
@@ -310,7 +333,7 @@ func (p *Pool[C]) closeConn(e *entry[C], reason DestroyReason, cause error, age 
 	p.unregisterLocked(e)
 	p.emitLocked(Event{Kind: EventConnClosed, ConnID: e.id, Reason: reason, Err: cause, Duration: age})
 	p.startDialsLocked()
-	p.mu.Unlock()
+	p.unlock()
 }
 
 // scheduleLocked makes the maintainer run no later than t.

@@ -87,7 +87,7 @@ func (p *Pool[C]) Stats() Stats {
 	s.Waiting = p.waiters.n
 	st := p.st
 	s.LastDialError = p.dialing.lastErr
-	p.mu.Unlock()
+	p.unlock()
 
 	s.Created, s.DestroyedBy = st.created, st.destroyed
 	for _, n := range st.destroyed {

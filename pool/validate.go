@@ -21,7 +21,7 @@ func (p *Pool[C]) validateLocked(ctx context.Context, e *entry[C], holder string
 	p.setStateLocked(e, StateValidating)
 	p.wg.Add(1) // Close waits for this acquirer to settle e
 	defer p.wg.Done()
-	p.mu.Unlock()
+	p.unlock()
 
 	start := p.clock.read()
 	verr := p.check(ctx, p.cfg.Validate, p.cfg.ValidationTimeout, e.conn)
@@ -36,7 +36,7 @@ func (p *Pool[C]) validateLocked(ctx context.Context, e *entry[C], holder string
 		e.checked = now
 		p.activateLocked(e, now, holder)
 		l = Lease[C]{e: e, gen: e.gen}
-		p.mu.Unlock()
+		p.unlock()
 		p.hist.record(since(now, start))
 		return l, nil, true
 	case ctx.Err() != nil:
@@ -51,7 +51,7 @@ func (p *Pool[C]) validateLocked(ctx context.Context, e *entry[C], holder string
 		p.destroyLocked(e, DestroyValidation, verr, now)
 		return l, nil, false
 	}
-	p.mu.Unlock()
+	p.unlock()
 	return l, err, true
 }
 
@@ -69,7 +69,7 @@ func (p *Pool[C]) reset(e *entry[C]) {
 	err := p.check(p.ctx, p.cfg.Reset, p.cfg.ResetTimeout, e.conn)
 	now := p.clock.read()
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	e.resetting = false
 	p.returning--
 	switch {

@@ -5,7 +5,7 @@ import "context"
 // waiter is one acquirer waiting in line. Nodes are recycled through
 // Pool.waiterCache, so waiting does not allocate once the pool is warm.
 type waiter[C any] struct {
-	prev, next *waiter[C] // Pool.mu
+	prev, next *waiter[C] // Pool.mu; next also links Pool.toWake
 	listed     bool       // in Pool.waiters; Pool.mu
 
 	// ready receives one signal once e or err is set (under Pool.mu). Its
@@ -62,7 +62,7 @@ func (p *Pool[C]) waitLocked(ctx context.Context, holder string) (Lease[C], erro
 	now := p.clock.now() // no system clock read under the lock
 	if p.closed {
 		err := p.failLocked(FailClosed, ErrClosed, now, now)
-		p.mu.Unlock()
+		p.unlock()
 		return Lease[C]{}, err
 	}
 	w := p.waiterCache.Get().(*waiter[C])
@@ -79,7 +79,7 @@ func (p *Pool[C]) waitLocked(ctx context.Context, holder string) (Lease[C], erro
 		p.scheduleLocked(t)
 	}
 	p.startDialsLocked()
-	p.mu.Unlock()
+	p.unlock()
 	w.began = p.clock.read()
 	return p.wait(ctx, w)
 }
@@ -164,11 +164,11 @@ func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 	p.mu.Lock()
 	if w.listed {
 		err := p.giveUpLocked(w, FailCanceled, ctx.Err(), now)
-		p.mu.Unlock()
+		p.unlock()
 		p.recycleWaiter(w)
 		return Lease[C]{}, err
 	}
-	p.mu.Unlock()
+	p.unlock()
 	<-w.ready
 	e, err := w.e, w.err
 	if err != nil {
@@ -181,7 +181,7 @@ func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 	p.recycleLocked(e, now, false)
 	err = p.giveUpLocked(w, FailCanceled, ctx.Err(), now)
 	p.checkDrainedLocked()
-	p.mu.Unlock()
+	p.unlock()
 	p.recycleWaiter(w)
 	return Lease[C]{}, err
 }
@@ -210,7 +210,7 @@ func (p *Pool[C]) giveUpLocked(w *waiter[C], reason FailReason, cause error, now
 // failWaiterLocked ends w's wait with a failure, on behalf of another goroutine.
 func (p *Pool[C]) failWaiterLocked(w *waiter[C], reason FailReason, cause error, now int64) {
 	w.err = p.giveUpLocked(w, reason, cause, now)
-	w.ready <- struct{}{}
+	p.wakeLocked(w)
 }
 
 func (p *Pool[C]) failLocked(reason FailReason, cause error, start, now int64) *AcquireError {
@@ -226,7 +226,7 @@ func (p *Pool[C]) failLocked(reason FailReason, cause error, start, now int64) *
 
 func (p *Pool[C]) canceledAtStart(ctx context.Context) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	p.st.canceled++
 	return p.failLocked(FailCanceled, ctx.Err(), 0, 0)
 }
