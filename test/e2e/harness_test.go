@@ -279,6 +279,10 @@ func (e *env) Connect(t testing.TB, extra string) *pgx.Conn {
 	return connect(t, e.AppDSN(extra))
 }
 
+func connectOrErr(t testing.TB, dsn string) (*pgx.Conn, error) {
+	return pgx.Connect(ctxFor(t, time.Minute), dsn)
+}
+
 func connect(t testing.TB, dsn string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
