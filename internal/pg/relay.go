@@ -165,16 +165,16 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if typ == msgTerminate {
 		return nil, errTerminate
 	}
+	e, needsServer, err := expectFor(msg) // even while skipping to Sync, as PostgreSQL does
+	if err != nil {
+		return nil, r.violation(err.Error())
+	}
 	if r.skipToSync {
 		if typ == msgSync {
 			r.skipToSync = false
 			r.reply(readyIdle)
 		}
 		return cur, nil
-	}
-	e, needsServer, err := expectFor(msg)
-	if err != nil {
-		return nil, r.violation(err.Error())
 	}
 	if r.server.Load() == nil {
 		// Nothing is bound, so nothing is owed: what needs no server is answered here.
@@ -266,6 +266,10 @@ func expectFor(msg []byte) (e expectation, needsServer bool, err error) {
 // rewritten in its prefix while its parameters stream.
 func (r *relay) streamLarge(ctx context.Context, h header) error {
 	prefix := r.rd.buf[r.rd.r:r.rd.w]
+	e, needsServer, err := expectFor(prefix)
+	if err != nil {
+		return r.violation(err.Error())
+	}
 	if r.skipToSync {
 		return r.rd.stream(nil, h.size)
 	}
@@ -290,10 +294,6 @@ func (r *relay) streamLarge(ctx context.Context, h header) error {
 			r.flushReplies()
 			return err
 		}
-	}
-	e, needsServer, err := expectFor(prefix)
-	if err != nil {
-		return r.violation(err.Error())
 	}
 	if !needsServer && r.server.Load() == nil {
 		return r.rd.stream(nil, h.size)
@@ -418,6 +418,7 @@ func (r *relay) refuse(typ byte, err error) error {
 
 // violation ends a client that broke the protocol.
 func (r *relay) violation(what string) error {
+	r.flushReplies() // answers to earlier messages come first
 	err := Fatalf(CodeProtocolViolation, "%s", what)
 	r.abort(err, nil)
 	return err
