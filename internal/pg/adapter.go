@@ -78,8 +78,12 @@ func (a *Adapter) Dial(ctx context.Context, t *proxy.Target) (proxy.Backend, err
 	return sc, nil
 }
 
-// Close waits for the adapter's own goroutines (cancel forwarding) to finish.
-func (a *Adapter) Close() { a.wg.Wait() }
+// Close waits for the adapter's own goroutines (cancel forwarding) to finish. It is
+// an io.Closer, which the proxy closes after its clients and pools.
+func (a *Adapter) Close() error {
+	a.wg.Wait()
+	return nil
+}
 
 // Serve implements proxy.Protocol: it speaks with one client from its first byte to
 // its last.
