@@ -24,10 +24,11 @@ type Pool[C any] struct {
 	mu        sync.Mutex
 	idle      idleStack[C]
 	waiters   waitList[C]
-	closed    bool
-	isDrained bool           // drained is closed
+	toWake    *waiter[C]     // served waiters to wake once unlocked, linked by next
 	count     [numStates]int // entries per state
 	wakeAt    int64          // when the maintainer will next run
+	closed    bool
+	isDrained bool // drained is closed
 	minSize   int
 	maxSize   int
 	limit     int         // SetLimit; -1: none
@@ -36,7 +37,6 @@ type Pool[C any] struct {
 	returning int         // entries validating because Reset runs: they come back
 	nextID    uint64      // last entry ID issued
 	waitsSeen uint64      // st.waits when the maintainer last ran
-	toWake    *waiter[C]  // served waiters to wake once unlocked, linked by next
 	evq       []Event     // events not yet dispatched
 	evOff     bool        // the dispatcher has been told to stop
 	dialing   dialState   // dial failures and backoff
@@ -304,6 +304,10 @@ func (p *Pool[C]) wakeLocked(w *waiter[C]) {
 // unlock of p.mu goes through it.
 func (p *Pool[C]) unlock() {
 	w := p.toWake
+	if w == nil {
+		p.mu.Unlock()
+		return
+	}
 	p.toWake = nil
 	p.mu.Unlock()
 	for w != nil {
