@@ -288,6 +288,7 @@ func (p *Pool[C]) handOffLocked(e *entry[C], now int64) {
 	w := p.waiters.front()
 	p.waiters.remove(w)
 	p.activateLocked(e, now, w.holder)
+	p.st.unrecorded++
 	w.e = e
 	p.wakeLocked(w)
 }

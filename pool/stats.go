@@ -8,8 +8,12 @@ type counters struct {
 	timeouts, unreachable, canceled    uint64
 	validationFailures, dialErrors     uint64
 	leaks, eventsDropped               uint64
-	destroyed                          [NumDestroyReasons]uint64
-	lifetimeSum                        time.Duration // ages of destroyed connections
+	// unrecorded counts acquires handed to a waiter whose wait time is not yet in
+	// the histogram (the waiter records it once it runs), so that Stats does not
+	// count them as acquires that did not wait.
+	unrecorded  uint64
+	destroyed   [NumDestroyReasons]uint64
+	lifetimeSum time.Duration // ages of destroyed connections
 }
 
 // Stats is a snapshot of a pool. Counters count from New; gauges are the
@@ -75,8 +79,8 @@ type Stats struct {
 // including after Close.
 func (p *Pool[C]) Stats() Stats {
 	var s Stats
-	p.hist.load(&s.AcquireTime) // before the lock: it never counts more than Acquired
 	p.mu.Lock()
+	p.hist.load(&s.AcquireTime) // under the lock, consistent with acquired and unrecorded
 	s.MinSize, s.MaxSize, s.Limit, s.Max = p.minSize, p.maxSize, p.limit, p.maxLocked()
 	s.Total = len(p.conns)
 	s.Creating = p.count[StateCreating]
@@ -107,8 +111,8 @@ func (p *Pool[C]) Stats() Stats {
 	case s.Active > 0 || s.Waiting > 0:
 		s.Utilization = 1
 	}
-	if s.Acquired > s.AcquireTime.Count { // the rest did not wait
-		n := s.Acquired - s.AcquireTime.Count
+	if recorded := s.AcquireTime.Count + st.unrecorded; s.Acquired > recorded { // the rest did not wait
+		n := s.Acquired - recorded
 		s.AcquireTime.Buckets[0] += n
 		s.AcquireTime.Count += n
 	}

@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -133,4 +134,49 @@ func TestAcquireReleaseDoesNotAllocate(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("acquire+release allocates %v times", n)
 	}
+}
+
+// TestStatsAcquireTimeOnlyGrows takes snapshots while acquirers are handed
+// connections: every bucket of the acquire-time histogram only grows between two
+// snapshots, so a monitor can subtract them (an acquire handed over is never
+// counted as "no wait" first and moved to its bucket later).
+func TestStatsAcquireTimeOnlyGrows(t *testing.T) {
+	cfg := newBackend().config()
+	cfg.MaxSize = 1
+	p := newPool(t, cfg)
+	defer closePool(t, p)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l, err := p.Acquire(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				l.Release()
+			}
+		}()
+	}
+	prev := p.Stats().AcquireTime
+	for range 2000 {
+		cur := p.Stats().AcquireTime
+		for i := range cur.Buckets {
+			if cur.Buckets[i] < prev.Buckets[i] {
+				t.Fatalf("bucket %d went from %d to %d", i, prev.Buckets[i], cur.Buckets[i])
+			}
+		}
+		prev = cur
+	}
+	close(stop)
+	wg.Wait()
 }

@@ -35,9 +35,9 @@ func (p *Pool[C]) validateLocked(ctx context.Context, e *entry[C], holder string
 	case verr == nil:
 		e.checked = now
 		p.activateLocked(e, now, holder)
+		p.hist.record(since(now, start))
 		l = Lease[C]{e: e, gen: e.gen}
 		p.unlock()
-		p.hist.record(since(now, start))
 		return l, nil, true
 	case ctx.Err() != nil:
 		// Cut short: the connection may be mid-exchange, so it cannot be

@@ -1,6 +1,9 @@
 package pool
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // waiter is one acquirer waiting in line. Nodes are recycled through
 // Pool.waiterCache, so waiting does not allocate once the pool is warm.
@@ -153,8 +156,18 @@ func (p *Pool[C]) served(w *waiter[C]) (Lease[C], error) {
 	if err != nil {
 		return Lease[C]{}, err
 	}
-	p.hist.record(since(p.clock.read(), began))
+	p.recordHandOff(since(p.clock.read(), began))
 	return Lease[C]{e: e, gen: e.gen}, nil
+}
+
+// recordHandOff records the wait of an acquirer that was handed a connection, now
+// that it runs: under the lock, so that Stats never sees it counted as an acquire
+// that did not wait, nor as no acquire at all.
+func (p *Pool[C]) recordHandOff(d time.Duration) {
+	p.mu.Lock()
+	p.hist.record(d)
+	p.st.unrecorded--
+	p.unlock()
 }
 
 // abandon ends a wait whose ctx ended. A connection that was handed over at
@@ -175,8 +188,9 @@ func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 		p.recycleWaiter(w)
 		return Lease[C]{}, err
 	}
-	p.hist.record(since(now, w.began))
 	p.mu.Lock()
+	p.hist.record(since(now, w.began))
+	p.st.unrecorded--
 	p.endLeaseLocked(e, now)
 	p.recycleLocked(e, now, false)
 	err = p.giveUpLocked(w, FailCanceled, ctx.Err(), now)
