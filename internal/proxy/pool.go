@@ -17,6 +17,11 @@ import (
 
 const msRound = time.Millisecond
 
+// leakThreshold is how long a transaction may hold a server connection before the
+// pool reports it as leaked (transaction and statement mode; in session mode a lease
+// lasts the whole session).
+const leakThreshold = 5 * time.Minute
+
 // Pool is the server connections of one database (for one server user), or of one
 // service, with the settings they were built from.
 type Pool struct {
@@ -106,6 +111,11 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 		MaxLifetime:       orNever(st.MaxLifetime),
 		ValidationTimeout: st.ValidationTimeout,
 		ValidateIdleAfter: -1, // adapters check Usable on every acquire, for free
+	}
+	if mode != ModeSession {
+		// A lease is a transaction (or a statement): one held this long is a client
+		// that stopped in the middle, which is what the pool reports as a leak.
+		cfg.LeakThreshold = leakThreshold
 	}
 	if onEvent != nil {
 		cfg.OnEvent = func(e pool.Event) { onEvent(p, e) }
