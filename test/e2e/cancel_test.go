@@ -184,6 +184,24 @@ func TestCancelRacesNeverReachAnotherClient(t *testing.T) {
 		default:
 		}
 	})
+	t.Run("cancels racing their client's disconnect", func(t *testing.T) {
+		for range 30 {
+			a := e.Connect(t, "")
+			pid, key := a.PgConn().PID(), a.PgConn().SecretKey()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				a.Exec(testCtx(t), "SELECT pg_sleep(0.05)")
+			}()
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); sendCancel(t, host, pid, key) }()
+			go func() { defer wg.Done(); a.PgConn().Conn().Close() }()
+			wg.Wait()
+			<-done
+		}
+		victim(t, func() {})
+	})
 	t.Run("the proxy still serves", func(t *testing.T) {
 		if n := queryInt(t, e.Connect(t, ""), "SELECT 3"); n != 3 {
 			t.Fatalf("SELECT 3 = %d", n)
