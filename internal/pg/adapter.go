@@ -101,7 +101,9 @@ func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
 	}
 	stop := context.AfterFunc(ctx, func() { r.close() })
 	defer stop()
-	sess, err := a.login(ctx, r, c, sp)
+	loginCtx, cancelLogin := context.WithTimeout(ctx, a.cfg.LoginTimeout)
+	sess, err := a.login(loginCtx, r, c, sp)
+	cancelLogin()
 	var con errConsole
 	if errors.As(err, &con) {
 		return a.serveConsole(ctx, r, con.user, con.console)

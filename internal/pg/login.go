@@ -29,6 +29,14 @@ func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *star
 		return nil, err
 	}
 	route, err := c.Route(proxy.RouteRequest{Database: database, User: user, Application: wanted["application_name"]})
+	if errors.Is(err, proxy.ErrUnknownDatabase) {
+		// PostgreSQL authenticates first: only a client that knows a password learns
+		// that the database does not exist.
+		if err := r.authenticate(ctx, user, c.UserCredentials(user)); err != nil {
+			return nil, err
+		}
+		r.write(authOKMsg)
+	}
 	if err != nil {
 		return nil, a.routeError(err, database)
 	}

@@ -87,7 +87,7 @@ func TestLogin(t *testing.T) {
 		{name: "GSSENCRequest is answered N", packets: [][]byte{startupBytes(codeGSSEnc, nil), startupBytes(codeSSL, nil), login},
 			want: []string{"N", "N", "AuthenticationOk", "ReadyForQuery(I)"}},
 		{name: "an unknown database", packets: [][]byte{startupBytes(codeProtocol30, kv("user", "app", "database", "nope"))},
-			want: []string{`FATAL 3D000 database "nope" does not exist`}}, // before authentication, unlike PostgreSQL
+			want: []string{"AuthenticationOk", `FATAL 3D000 database "nope" does not exist`}}, // after authentication, as PostgreSQL
 		{name: "no user", packets: [][]byte{startupBytes(codeProtocol30, kv("database", "db"))},
 			want: []string{"FATAL 28000 no PostgreSQL user name specified in startup packet"}},
 		{name: "protocol 2", packets: [][]byte{startupBytes(2<<16, kv("user", "app"))},
@@ -130,6 +130,17 @@ func TestLoginWithPgconn(t *testing.T) {
 			assert.Equal(t, "28P01", pe.Code)
 			assert.Equal(t, "FATAL", pe.Severity)
 			assert.Equal(t, `password authentication failed for user "app"`, pe.Message)
+
+			// A database that does not exist is told only to a client that knows the
+			// password, as PostgreSQL does: others cannot probe database names.
+			nodb := fmt.Sprintf("postgres://app:%%s@%s/nodb?sslmode=disable", e.addr)
+			_, err = pgconn.Connect(ctx, fmt.Sprintf(nodb, "wrong"))
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "28P01", pe.Code)
+			_, err = pgconn.Connect(ctx, fmt.Sprintf(nodb, "s3cret"))
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "3D000", pe.Code)
+			assert.Equal(t, `database "nodb" does not exist`, pe.Message)
 		})
 	}
 }

@@ -173,6 +173,12 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 
 	switch typ {
 	case msgNoticeResponse, msgNotification:
+		// A notice the server sends on its own, with nothing asked, belongs to no
+		// client in transaction mode: it must not reach whoever binds next. In session
+		// mode it is the bound client's (LISTEN notifications).
+		if !pending && (c == nil || c.sess.Mode() != proxy.ModeSession) {
+			return synth, false, false, nil
+		}
 		return synth, bound && !e.drop, false, nil
 	case msgParameterStatus:
 		sc.noteParameter(c, msg, e.drop)

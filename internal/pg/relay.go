@@ -131,6 +131,9 @@ func (r *relay) process(ctx context.Context) error {
 	defer flush()
 	for {
 		h, ok, err := r.rd.peekHeader()
+		if err == nil && ok && h.size > headerLen+maxSmallMessage && !longMessage(h.typ) {
+			err = errMessageTooLong
+		}
 		if err != nil {
 			return r.violation("invalid message length")
 		}

@@ -65,7 +65,21 @@ const (
 	// refuses messages of 1 GiB and more (PQ_LARGE_MESSAGE_LIMIT); anything larger is a
 	// corrupt or hostile stream.
 	maxMessageLen = 1<<30 - 1
+
+	// maxSmallMessage bounds the body of client messages other than those that carry
+	// queries or data (PostgreSQL's PQ_SMALL_MESSAGE_LIMIT).
+	maxSmallMessage = 10000
 )
+
+// longMessage reports whether a client message type may exceed maxSmallMessage, as
+// PostgreSQL allows for Query, Parse, Bind, CopyData and FunctionCall.
+func longMessage(typ byte) bool {
+	switch typ {
+	case msgQuery, msgParse, msgBind, msgCopyData, msgFunctionCall:
+		return true
+	}
+	return false
+}
 
 // Startup packet codes (the int32 after the length in an untyped startup packet).
 const (

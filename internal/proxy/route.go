@@ -60,6 +60,14 @@ func (c *Client) Route(req RouteRequest) (*Route, error) {
 	return &Route{Pool: pl, Credentials: reg.credentials(p, db, req.User), client: c}, nil
 }
 
+// UserCredentials returns the credentials auth.users gives user (the zero value, an
+// unknown user, when none). Adapters authenticate a client that asked for a database
+// that does not exist against them before saying so, as PostgreSQL does, so that a
+// client cannot learn which databases exist without a password.
+func (c *Client) UserCredentials(user string) Credentials {
+	return c.proxy.reg.Load().userCredentials(c.proxy, user)
+}
+
 // Open starts the client's session on the route's pool, once it has authenticated.
 // It must not be called for the admin console.
 func (rt *Route) Open(c *Client) (*Session, error) {

@@ -81,6 +81,7 @@ func TestMalformedInputGetsAProtocolErrorAndHarmsNoOne(t *testing.T) {
 		{"a message length of 2^31-1", loggedIn([]byte{'Q', 0x7f, 0xff, 0xff, 0xff, 'S', 'E', 'L'}), "08P01", false},
 		{"a message length below 4", loggedIn([]byte{'Q', 0, 0, 0, 3}), "08P01", false},
 		{"an unknown message type", loggedIn([]byte{'z', 0, 0, 0, 4}), "08P01", true},
+		{"a Sync longer than PostgreSQL allows small messages", loggedIn(append([]byte{'S', 0, 0, 0x4e, 0x24}, make([]byte, 20000)...)), "08P01", false},
 		{"a Parse without its NULs", loggedIn([]byte{'P', 0, 0, 0, 8, 'a', 'b', 'c', 'd', 'S', 0, 0, 0, 4}), "08P01", true},
 		{"a Bind without its NULs", loggedIn([]byte{'B', 0, 0, 0, 6, 'a', 'b', 'S', 0, 0, 0, 4}), "08P01", true},
 		{"a huge query cut short", loggedIn([]byte{'Q', 0x10, 0, 0, 0, 'S', 'E', 'L', 'E', 'C', 'T'}), "*", false},
