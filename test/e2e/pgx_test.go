@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -151,4 +153,49 @@ func TestPgxInEveryQueryExecModeSharesAPoolOfTwoInTransactionMode(t *testing.T) 
 			mustExec(t, e.Direct(t), "TRUNCATE items")
 		})
 	}
+}
+
+// TestLargeParametersAndResultsInEveryQueryExecMode sends parameters and receives
+// values far larger than motorpool's relay buffers, in every pgx mode, so Binds,
+// Parses and rows stream through (with statement names mapped on the way).
+func TestLargeParametersAndResultsInEveryQueryExecMode(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 1})
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	for _, m := range execModes {
+		t.Run(m.name, func(t *testing.T) {
+			conn := e.Connect(t, "default_query_exec_mode="+m.name)
+			ctx := testCtx(t)
+			for round := range 3 {
+				var echoed string
+				var n int
+				if err := conn.QueryRow(ctx, "SELECT $1::text, length($1::text) + $2::int", big, round).Scan(&echoed, &n); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if echoed != big || n != len(big)+round {
+					t.Fatalf("round %d: a 1 MiB parameter came back as %d bytes (length %d)", round, len(echoed), n)
+				}
+				var s string
+				if err := conn.QueryRow(ctx, "SELECT repeat('x', 5 << 20) || $1::text", "end").Scan(&s); err != nil || len(s) != 5<<20+3 {
+					t.Fatalf("round %d: a 5 MiB value: %d bytes, %v", round, len(s), err)
+				}
+			}
+		})
+	}
+	t.Run("a large Bind of a statement the server connection must prepare first", func(t *testing.T) {
+		c := e.Connect(t, "").PgConn()
+		ctx := testCtx(t)
+		if _, err := c.Prepare(ctx, "big", "SELECT length($1::text)", nil); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			// Another client replaces the only server connection: "big" is not on the new one.
+			other := e.Connect(t, "")
+			other.Exec(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			got, err := execPrepared(ctx, c, "big", big)
+			if err != nil || got != strconv.Itoa(len(big)) {
+				t.Fatalf("large Bind after re-preparation: %q, %v", got, err)
+			}
+		}
+	})
 }
