@@ -51,7 +51,7 @@ func TestLoginRefusalsCarryPostgreSQLsSQLSTATE(t *testing.T) {
 
 	// Fill the two client slots of the full proxy.
 	full.Connect(t, "")
-	full.Connect(t, "")
+	leaving := full.Connect(t, "")
 
 	tests := []struct {
 		name     string
@@ -82,6 +82,16 @@ func TestLoginRefusalsCarryPostgreSQLsSQLSTATE(t *testing.T) {
 			}
 		})
 	}
+
+	// A slot is free again once a client leaves.
+	leaving.Close(context.Background())
+	eventually(t, time.Minute, "a client slot freed", func() error {
+		conn, err := connectOrErr(t, full.AppDSN(""))
+		if err != nil {
+			return err
+		}
+		return conn.Close(context.Background())
+	})
 
 	// PostgreSQL says the same for the same mistakes.
 	for _, tt := range []struct{ name, dsn, code string }{

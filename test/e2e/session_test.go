@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/motorpool/motorpool/internal/testenv"
 )
@@ -208,5 +209,49 @@ func TestListenNotifyInSessionMode(t *testing.T) {
 	mustExec(t, sender, `NOTIFY "motor events", 'unheard'`)
 	if got := queryInt(t, listener, "SELECT count(*) FROM pg_listening_channels()"); got != 0 {
 		t.Fatalf("still listening on %d channels", got)
+	}
+}
+
+// TestNoticesReachTheClientThatCausedThem: notices raised on a shared server
+// connection go to the client whose statement raised them, and client_min_messages
+// set at startup filters them as on PostgreSQL.
+func TestNoticesReachTheClientThatCausedThem(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 1})
+	var mu sync.Mutex
+	got := map[string][]string{}
+	open := func(name, extra string) *pgx.Conn {
+		cfg, err := pgx.ParseConfig(e.AppDSN(extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+			mu.Lock()
+			got[name] = append(got[name], n.Message)
+			mu.Unlock()
+		}
+		conn, err := pgx.ConnectConfig(testCtx(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return conn
+	}
+	a, b, quiet := open("a", ""), open("b", ""), open("quiet", "client_min_messages=warning")
+	for i := range 3 {
+		for name, conn := range map[string]*pgx.Conn{"a": a, "b": b, "quiet": quiet} {
+			mustExec(t, conn, fmt.Sprintf("DO $$ BEGIN RAISE NOTICE 'for %s %d'; END $$", name, i))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range []string{"a", "b"} {
+		want := fmt.Sprintf("[for %s 0 for %s 1 for %s 2]", name, name, name)
+		if fmt.Sprint(got[name]) != want {
+			t.Errorf("client %s got notices %v, want %s", name, got[name], want)
+		}
+	}
+	if len(got["quiet"]) != 0 {
+		t.Errorf("a client with client_min_messages=warning got notices %v", got["quiet"])
 	}
 }
