@@ -5,14 +5,17 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/motorpool/motorpool/internal/proxy"
 )
 
 // stmtNote is what the client relay noticed about a simple query that changes session
 // state, for the pump to act on once the server has answered.
 type stmtNote struct {
 	kind noteKind
-	// name and sql: the setting and the statement, for noteSet.
-	name, sql string
+	// name and sql: the setting and the statement, for noteSet; what, for noteDirty:
+	// the kind of state, for the warning the client gets.
+	name, sql, what string
 	// failed is set by the pump when the query reported an error.
 	failed bool
 
@@ -110,14 +113,16 @@ func probeQuery(sync string, keys []string) string {
 	return b.String()
 }
 
-// applyNote acts on what a completed simple query did. Called with sc.mu held.
-func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
+// applyNote acts on what a completed simple query did. It returns a warning for the
+// client when the query created session state transaction pooling cannot keep.
+// Called with sc.mu held.
+func (sc *ServerConn) applyNote(c *relay, n *stmtNote) (warning []byte) {
 	if n.kind == noteProbe {
 		close(n.done)
-		return
+		return nil
 	}
 	if n.failed {
-		return
+		return nil
 	}
 	if n.kind == noteDiscardAll || n.kind == noteDeallocateAll {
 		sc.prepared.clear()
@@ -125,16 +130,23 @@ func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
 			c.stmts = nil
 		}
 		if n.kind == noteDeallocateAll {
-			return
+			return nil
 		}
 		n.kind = noteReset
 	}
 	if n.kind == noteDirty || sc.tx != txIdle {
 		sc.dirty = true
-		return
+		what := n.what
+		switch n.kind {
+		case noteSet:
+			what = "SET inside a transaction block"
+		case noteReset:
+			what = "RESET inside a transaction block"
+		}
+		return c.warnDirty(what)
 	}
 	if c == nil {
-		return
+		return nil
 	}
 	switch n.kind {
 	case noteSet:
@@ -148,7 +160,7 @@ func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
 			// client's next statement.
 			sc.settings.clear()
 			c.settings.copyFrom(&c.startup)
-			return
+			return nil
 		}
 		if _, ok := c.settings.vals[n.name]; ok {
 			delete(c.settings.vals, n.name)
@@ -159,6 +171,25 @@ func (sc *ServerConn) applyNote(c *relay, n *stmtNote) {
 			sc.settings.refresh()
 		}
 	}
+	return nil
+}
+
+// warnDirty returns, the first time a transaction-pooled client creates session state
+// that cannot follow it to another server connection, a WARNING saying so: the state
+// lasts until its server connection is released, then the connection is reset.
+// Called with the bound server's mu held.
+func (c *relay) warnDirty(what string) []byte {
+	if c == nil || c.gone || c.warnedDirty || c.sess.Mode() == proxy.ModeSession {
+		return nil
+	}
+	c.warnedDirty = true
+	b, _ := (&pgproto3.NoticeResponse{
+		Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
+		Message: "motorpool: " + what + " does not survive transaction pooling",
+		Detail:  "This session state lasts only while this client holds its server connection; the connection is reset (DISCARD ALL) before its next use.",
+		Hint:    "Use pool_mode: session for this client (a service matched by its user or application_name can have its own mode).",
+	}).Encode(nil)
+	return b
 }
 
 // settable reports whether a reported parameter is one a client can change (and so one
@@ -181,7 +212,7 @@ func inspectQuery(q []byte) *stmtNote {
 	if bytes.Contains(q, []byte("advisory_lock")) || bytes.Contains(q, []byte("ADVISORY_LOCK")) ||
 		bytes.Contains(q, []byte("set_config")) {
 		if !bytes.Contains(q, []byte("xact")) {
-			return &stmtNote{kind: noteDirty}
+			return &stmtNote{kind: noteDirty, what: "a session advisory lock or set_config"}
 		}
 	}
 	i := 0
@@ -223,7 +254,7 @@ func inspectStatement(q string) *stmtNote {
 	switch word {
 	case "SET":
 		if strings.ContainsRune(rest, ';') {
-			return &stmtNote{kind: noteDirty}
+			return &stmtNote{kind: noteDirty, what: "SET in a multi-statement query"}
 		}
 		w2, after := firstWord(rest)
 		switch w2 {
@@ -232,11 +263,11 @@ func inspectStatement(q string) *stmtNote {
 		case "SESSION":
 			w3, _ := firstWord(after)
 			if w3 == "CHARACTERISTICS" || w3 == "AUTHORIZATION" {
-				return &stmtNote{kind: noteDirty}
+				return &stmtNote{kind: noteDirty, what: "SET SESSION " + w3}
 			}
 			w2, after = firstWord(after)
 		case "ROLE":
-			return &stmtNote{kind: noteDirty}
+			return &stmtNote{kind: noteDirty, what: "SET ROLE"}
 		}
 		name := settingName(w2, after)
 		if name == "" {
@@ -262,15 +293,15 @@ func inspectStatement(q string) *stmtNote {
 			return &stmtNote{kind: noteDeallocateAll}
 		}
 	case "PREPARE", "LISTEN", "LOAD":
-		return &stmtNote{kind: noteDirty}
+		return &stmtNote{kind: noteDirty, what: word}
 	case "CREATE":
 		w2, _ := firstWord(rest)
 		if w2 == "TEMP" || w2 == "TEMPORARY" || w2 == "LOCAL" || w2 == "GLOBAL" {
-			return &stmtNote{kind: noteDirty}
+			return &stmtNote{kind: noteDirty, what: "a temporary table"}
 		}
 	case "DECLARE":
 		if strings.Contains(strings.ToUpper(rest), "WITH HOLD") {
-			return &stmtNote{kind: noteDirty}
+			return &stmtNote{kind: noteDirty, what: "a WITH HOLD cursor"}
 		}
 	}
 	return nil

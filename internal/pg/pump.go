@@ -246,7 +246,7 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 			*queries = append(*queries, time.Duration(nanotime()-e.sent))
 		}
 		if e.note != nil {
-			sc.applyNote(c, e.note)
+			synth = append(synth, sc.applyNote(c, e.note)...)
 		}
 		return synth, forward, sc.q.len() == 0, nil
 	}

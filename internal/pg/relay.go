@@ -54,8 +54,9 @@ type relay struct {
 	sessionPID uint32
 	key        cancelKey
 
-	bytesIn int // relayed to servers, not yet reported
-	idle    *idleWait
+	bytesIn     int  // relayed to servers, not yet reported
+	warnedDirty bool // told once that its session state does not survive pooling
+	idle        *idleWait
 
 	closeOnce sync.Once
 }

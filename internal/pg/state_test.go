@@ -28,7 +28,8 @@ func TestServerConnectionsAreCleanForTheNextClient(t *testing.T) {
 			pgtest.ExpectQuery("SELECT 1"), pgtest.Send(select1, readyI),
 		})
 		a := e.connect()
-		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(a.query("CREATE TEMP TABLE t (x int)")))
+		assert.Equal(t, "CommandComplete NoticeResponse ReadyForQuery(I)", types(a.query("CREATE TEMP TABLE t (x int)")),
+			"the client is warned that its temporary table does not survive pooling")
 		b := e.connect()
 		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")), "the reset's answers are not relayed")
 	})
