@@ -21,6 +21,7 @@ func newRootCmd() *cobra.Command {
 		newPresetsCmd(),
 		newServeCmd(),
 		newTopCmd(),
+		newDoctorCmd(),
 		newDemoCmd(),
 	)
 	return root
