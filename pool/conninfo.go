@@ -112,6 +112,22 @@ func (p *Pool[C]) AppendConns(dst []ConnInfo) []ConnInfo {
 	return dst
 }
 
+// Conn returns the connection with the given ID (ConnInfo.ID), so that a
+// listing can show what the connection knows about itself. ok is false while
+// the connection is being dialed and once it is gone. The connection may be
+// leased to someone else meanwhile: use only what is safe alongside its
+// holder, such as what it learned at login.
+func (p *Pool[C]) Conn(id uint64) (conn C, ok bool) {
+	p.mu.Lock()
+	defer p.unlock()
+	for _, e := range p.conns {
+		if e.id == id && e.state != StateCreating {
+			return e.conn, true
+		}
+	}
+	return conn, false
+}
+
 func (p *Pool[C]) infoLocked(e *entry[C], now int64) ConnInfo {
 	ci := ConnInfo{
 		ID:      e.id,

@@ -117,6 +117,12 @@ func TestLeaseHolderAndConnsListing(t *testing.T) {
 		if _, ok := pool.DialConnID(context.Background()); ok {
 			t.Error("DialConnID found an ID in a plain context")
 		}
+		if got, ok := p.Conn(a.ID()); !ok || got != a.Conn() {
+			t.Errorf("Conn(%d) = %v, %v; want the leased connection", a.ID(), got, ok)
+		}
+		if got, ok := p.Conn(99); ok {
+			t.Errorf("Conn(99) = %v for an ID never issued", got)
+		}
 		a.Release()
 		c2.Release()
 	})

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -30,6 +31,7 @@ type fakeBackend struct{}
 
 func (fakeBackend) Usable() bool { return true }
 func (fakeBackend) Close() error { return nil }
+func (fakeBackend) PID() uint32  { return 4242 }
 
 // newTestAdmin returns an Admin over a proxy with one database "shop" (pool
 // size 4) and a service "shop/reports".
@@ -222,6 +224,91 @@ func TestConsoleErrors(t *testing.T) {
 	}
 	if _, err := a.Exec(ctx, "app", "RESUME"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConsolePgBouncerTables checks the PgBouncer tables beyond SHOW POOLS:
+// their columns, which tools read by name, and values from one leased
+// connection and counters on both pools.
+func TestConsolePgBouncerTables(t *testing.T) {
+	a, px := newTestAdmin(t, "")
+	shop, reports := poolNamed(px, "shop"), poolNamed(px, "shop/reports")
+	l, err := shop.Core().AcquireAs(context.Background(), "client 7 127.0.0.1:5555")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	shop.Counters.Transactions.Add(3)
+	reports.Counters.Transactions.Add(2)
+	shop.Counters.Queries.Add(10)
+	reports.Counters.BytesIn.Add(100)
+	a.Sample(time.Now(), nil)
+
+	tests := []struct {
+		cmd  string
+		cols []string
+		want map[string]map[string]string // first column's value → column → value
+	}{
+		{"SHOW LISTS", []string{"list", "items"}, map[string]map[string]string{
+			"databases": {"items": "1"}, "users": {"items": "1"}, "pools": {"items": "2"},
+			"free_clients": {"items": "0"}, "used_clients": {"items": "0"}, "login_clients": {"items": "0"},
+			"free_servers": {"items": "0"}, "used_servers": {"items": "1"},
+			"dns_names": {"items": "0"}, "dns_zones": {"items": "0"}, "dns_queries": {"items": "0"}, "dns_pending": {"items": "0"},
+		}},
+		{"SHOW USERS", []string{"name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections",
+			"current_connections", "max_user_client_connections", "current_client_connections"}, map[string]map[string]string{
+			"app": {"pool_size": "", "max_user_connections": "0", "current_connections": "1", "current_client_connections": "0"},
+		}},
+		{"SHOW TOTALS", []string{"name", "value"}, map[string]map[string]string{
+			"total_xact_count": {"value": "5"}, "total_query_count": {"value": "10"}, "total_received": {"value": "100"},
+			"total_sent": {"value": "0"}, "total_xact_time": {"value": "0"}, "total_query_time": {"value": "0"},
+			// times the pools measured themselves, and rates over a single sample
+			"total_wait_time": {}, "avg_xact_count": {}, "avg_query_count": {}, "avg_recv": {}, "avg_sent": {},
+			"avg_xact_time": {}, "avg_query_time": {}, "avg_wait_time": {},
+		}},
+		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time",
+			"ptr", "link", "remote_pid", "pool", "uses", "held_seconds", "leaked"}, map[string]map[string]string{
+			"S": {"state": "active", "link": "7", "remote_pid": "4242", "pool": "shop"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.cmd, " ", "_"), func(t *testing.T) {
+			res, err := a.Exec(context.Background(), "app", tt.cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Columns, tt.cols) {
+				t.Errorf("columns %v, want %v", res.Columns, tt.cols)
+			}
+			if len(res.Rows) != len(tt.want) {
+				t.Errorf("%d rows, want %d: %v", len(res.Rows), len(tt.want), res.Rows)
+			}
+			for _, row := range res.Rows {
+				want, ok := tt.want[row[0]]
+				if !ok {
+					t.Errorf("unexpected row %v", row)
+				}
+				for col, v := range want {
+					if got := row[slices.Index(res.Columns, col)]; got != v {
+						t.Errorf("%s: %s = %q, want %q", row[0], col, got, v)
+					}
+				}
+			}
+		})
+	}
+
+	b, err := json.Marshal(a.Servers())
+	if err != nil || !strings.Contains(string(b), `"remote_pid":4242`) {
+		t.Errorf("/api/v1/servers JSON lacks remote_pid: %s %v", b, err)
+	}
+	res, err := a.Exec(context.Background(), "app", "SHOW HELP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"SHOW LISTS", "SHOW USERS", "SHOW TOTALS"} {
+		if !slices.ContainsFunc(res.Rows, func(r []string) bool { return r[0] == cmd }) {
+			t.Errorf("SHOW HELP lacks %s", cmd)
+		}
 	}
 }
 

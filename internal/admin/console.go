@@ -11,8 +11,9 @@ import (
 
 // ConsoleCommands lists the console's commands, for SHOW HELP and errors.
 var ConsoleCommands = []string{
-	"SHOW POOLS", "SHOW STATS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW DATABASES", "SHOW CONFIG", "SHOW VERSION",
-	"SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS", "SHOW DIAGNOSIS", "SHOW HELP",
+	"SHOW POOLS", "SHOW STATS", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
+	"SHOW LISTS", "SHOW CONFIG", "SHOW VERSION", "SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS",
+	"SHOW DIAGNOSIS", "SHOW HELP",
 	"PAUSE [db]", "RESUME [db]", "KILL db", "RELOAD", "SHUTDOWN",
 }
 
@@ -52,12 +53,18 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, error) {
 		t = a.showPools()
 	case "STATS":
 		t = a.showStats()
+	case "TOTALS":
+		t = a.showTotals()
 	case "CLIENTS":
 		t = a.showClients()
 	case "SERVERS":
 		t = a.showServers()
+	case "USERS":
+		t = a.showUsers()
 	case "DATABASES":
 		t = a.showDatabases()
+	case "LISTS":
+		t = a.showLists()
 	case "CONFIG":
 		t = a.showConfig()
 	case "VERSION":

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/motorpool/motorpool/internal/proxy"
 	"github.com/motorpool/motorpool/pool"
 )
 
@@ -68,6 +69,9 @@ type ServerConn struct {
 	HeldSeconds float64 `json:"held_seconds"`
 	IdleSeconds float64 `json:"idle_seconds"`
 	Leaked      bool    `json:"leaked"`
+	// RemotePID is the server's process ID for the connection; 0 while it
+	// is being dialed, or when the protocol has none.
+	RemotePID uint32 `json:"remote_pid"`
 }
 
 // Servers lists every pool's server connections, by pool and ID.
@@ -82,6 +86,7 @@ func (a *Admin) Servers() []ServerConn {
 				ID: c.ID, Pool: p.Name, User: p.User, Database: p.Database, State: c.State.String(),
 				Addr: host, Port: port, ConnectTime: c.Created, AgeSeconds: c.Age.Seconds(), Uses: c.Uses,
 				Client: holderClient(c.Holder), HeldSeconds: c.Held.Seconds(), IdleSeconds: c.Idle.Seconds(), Leaked: c.Leaked,
+				RemotePID: remotePID(p, c.ID),
 			})
 		}
 	}
@@ -89,6 +94,15 @@ func (a *Admin) Servers() []ServerConn {
 		out = []ServerConn{}
 	}
 	return out
+}
+
+// remotePID returns the server process ID of connection id of p, or 0.
+func remotePID(p *proxy.Pool, id uint64) uint32 {
+	b, _ := p.Core().Conn(id)
+	if pb, ok := b.(proxy.ProcessIDer); ok {
+		return pb.PID()
+	}
+	return 0
 }
 
 // holderClient extracts the client ID from a lease holder label
@@ -118,10 +132,11 @@ func (a *Admin) showClients() *table {
 }
 
 // showServers is PgBouncer's SHOW SERVERS. ptr is the connection's ID in
-// its pool and link the holding client's ID (the ptr of SHOW CLIENTS).
+// its pool, link the holding client's ID (the ptr of SHOW CLIENTS) and
+// remote_pid the server's process ID.
 func (a *Admin) showServers() *table {
 	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "request_time",
-		"ptr", "link", "pool", "uses", "held_seconds", "leaked")
+		"ptr", "link", "remote_pid", "pool", "uses", "held_seconds", "leaked")
 	now := time.Now()
 	for _, s := range a.Servers() {
 		req := s.ConnectTime
@@ -129,7 +144,7 @@ func (a *Admin) showServers() *table {
 			req = now.Add(-time.Duration(s.HeldSeconds * float64(time.Second)))
 		}
 		t.add("S", s.User, s.Database, pgServerState[s.State], s.Addr, s.Port, s.ConnectTime, req,
-			s.ID, s.Client, s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
+			s.ID, s.Client, s.RemotePID, s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
 	}
 	return t
 }

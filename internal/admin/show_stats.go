@@ -3,6 +3,8 @@ package admin
 import (
 	"slices"
 	"time"
+
+	"github.com/motorpool/motorpool/internal/proxy"
 )
 
 // dbStats are one database's totals over its pools.
@@ -17,45 +19,36 @@ type dbStats struct {
 	wAcquires                    uint64
 }
 
-// showStats is PgBouncer's SHOW STATS, one row per database: totals since
-// start, and avg_* over the last minute (PgBouncer's stats period is also a
-// minute). Times are in microseconds.
-func (a *Admin) showStats() *table {
-	t := newTable("database", "total_xact_count", "total_query_count", "total_received", "total_sent",
-		"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
-		"avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time")
-	stats := map[string]*dbStats{}
-	for _, p := range a.px.Pools() {
-		s := stats[p.Database]
-		if s == nil {
-			s = &dbStats{}
-			stats[p.Database] = s
-		}
-		c := &p.Counters
-		st := p.Core().Stats()
-		s.xacts += c.Transactions.Load()
-		s.queries += c.Queries.Load()
-		s.recv += c.BytesIn.Load()
-		s.sent += c.BytesOut.Load()
-		s.xactTime += time.Duration(c.TxTimeNanos.Load())
-		s.queryTime += a.obs.QueryTime(p)
-		s.wait += st.AcquireTime.Sum
-		w := a.report(p).Windows["1m"]
-		s.w = max(s.w, float64(w.Samples))
-		s.wXacts += w.Transactions
-		s.wQueries += w.Queries
-		s.wRecv += w.BytesInRate
-		s.wSent += w.BytesOutRate
-		s.wXactTime += w.TxTime.Std()
-		s.wQueryTime += w.QueryTime.Std()
-		s.wWait += w.AcquireMean.Std() * time.Duration(w.Acquired)
-		s.wAcquires += w.Acquired
-	}
-	dbs := make([]string, 0, len(stats))
-	for db := range stats {
-		dbs = append(dbs, db)
-	}
-	slices.Sort(dbs)
+// statsColumns are SHOW STATS' columns after database, and SHOW TOTALS' rows.
+var statsColumns = []string{"total_xact_count", "total_query_count", "total_received", "total_sent",
+	"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
+	"avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time"}
+
+// addStats adds pool p's counters, and those of its last minute, to s.
+func (a *Admin) addStats(s *dbStats, p *proxy.Pool) {
+	c := &p.Counters
+	st := p.Core().Stats()
+	s.xacts += c.Transactions.Load()
+	s.queries += c.Queries.Load()
+	s.recv += c.BytesIn.Load()
+	s.sent += c.BytesOut.Load()
+	s.xactTime += time.Duration(c.TxTimeNanos.Load())
+	s.queryTime += a.obs.QueryTime(p)
+	s.wait += st.AcquireTime.Sum
+	w := a.report(p).Windows["1m"]
+	s.w = max(s.w, float64(w.Samples))
+	s.wXacts += w.Transactions
+	s.wQueries += w.Queries
+	s.wRecv += w.BytesInRate
+	s.wSent += w.BytesOutRate
+	s.wXactTime += w.TxTime.Std()
+	s.wQueryTime += w.QueryTime.Std()
+	s.wWait += w.AcquireMean.Std() * time.Duration(w.Acquired)
+	s.wAcquires += w.Acquired
+}
+
+// values returns s in the order of statsColumns; times in microseconds.
+func (s *dbStats) values() []any {
 	us := func(d time.Duration) int64 { return d.Microseconds() }
 	avg := func(total time.Duration, n uint64) int64 {
 		if n == 0 {
@@ -69,11 +62,46 @@ func (a *Admin) showStats() *table {
 		}
 		return int64(float64(n)/secs + 0.5)
 	}
+	return []any{s.xacts, s.queries, s.recv, s.sent, us(s.xactTime), us(s.queryTime), us(s.wait),
+		rate(s.wXacts, s.w), rate(s.wQueries, s.w), int64(s.wRecv), int64(s.wSent),
+		avg(s.wXactTime, s.wXacts), avg(s.wQueryTime, s.wQueries), avg(s.wWait, s.wAcquires)}
+}
+
+// showStats is PgBouncer's SHOW STATS, one row per database: totals since
+// start, and avg_* over the last minute (PgBouncer's stats period is also a
+// minute). Times are in microseconds.
+func (a *Admin) showStats() *table {
+	t := newTable(append([]string{"database"}, statsColumns...)...)
+	stats := map[string]*dbStats{}
+	for _, p := range a.px.Pools() {
+		s := stats[p.Database]
+		if s == nil {
+			s = &dbStats{}
+			stats[p.Database] = s
+		}
+		a.addStats(s, p)
+	}
+	dbs := make([]string, 0, len(stats))
+	for db := range stats {
+		dbs = append(dbs, db)
+	}
+	slices.Sort(dbs)
 	for _, db := range dbs {
-		s := stats[db]
-		t.add(db, s.xacts, s.queries, s.recv, s.sent, us(s.xactTime), us(s.queryTime), us(s.wait),
-			rate(s.wXacts, s.w), rate(s.wQueries, s.w), int64(s.wRecv), int64(s.wSent),
-			avg(s.wXactTime, s.wXacts), avg(s.wQueryTime, s.wQueries), avg(s.wWait, s.wAcquires))
+		t.add(append([]any{db}, stats[db].values()...)...)
+	}
+	return t
+}
+
+// showTotals is PgBouncer's SHOW TOTALS: SHOW STATS summed over every pool,
+// one row per statistic. The averages are over the pools' combined traffic.
+func (a *Admin) showTotals() *table {
+	t := newTable("name", "value")
+	var s dbStats
+	for _, p := range a.px.Pools() {
+		a.addStats(&s, p)
+	}
+	for i, v := range s.values() {
+		t.add(statsColumns[i], v)
 	}
 	return t
 }

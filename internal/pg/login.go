@@ -45,6 +45,7 @@ func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *star
 	}
 	r.write(authOKMsg)
 	if route.Console != nil {
+		route.OpenConsole()
 		return nil, errConsole{route.Console, user}
 	}
 

@@ -249,6 +249,8 @@ func readMessage(rd *reader) ([]byte, error) {
 // PID returns the server process ID.
 func (sc *ServerConn) PID() uint32 { return sc.pid }
 
+var _ proxy.ProcessIDer = (*ServerConn)(nil)
+
 // Params returns the server's ParameterStatus values at login. The map must not be changed.
 func (sc *ServerConn) Params() map[string]string { return sc.params }
 

@@ -8,3 +8,10 @@ type Backend interface {
 	// Close closes the connection. Pools call it once; it must not block for long.
 	Close() error
 }
+
+// ProcessIDer is implemented by a Backend whose server names the connection by a
+// process ID (PostgreSQL's backend PID), which the admin listings show. The ID is
+// fixed at login, so PID may be called while another goroutine holds the connection.
+type ProcessIDer interface {
+	PID() uint32
+}

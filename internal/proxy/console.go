@@ -45,3 +45,8 @@ func (p *Proxy) consoleRoute(c *Client, req RouteRequest) (*Route, bool, error) 
 	c.mu.Unlock()
 	return &Route{Console: *con, Credentials: reg.userCredentials(p, req.User), client: c}, true, nil
 }
+
+// OpenConsole marks the client of an admin console route as logged in, once it has
+// authenticated, so that listings count it as idle rather than logging in. The
+// adapter then serves the console session itself.
+func (rt *Route) OpenConsole() { rt.client.setState(StateIdle) }

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/motorpool/motorpool/internal/admin"
 	"github.com/motorpool/motorpool/internal/testenv"
 )
 
@@ -82,7 +84,10 @@ func TestMonitorConsoleShow(t *testing.T) {
 		{"SHOW POOLS", []string{"database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode"}, 1},
 		{"SHOW STATS", []string{"database", "total_xact_count", "total_query_count", "total_received", "total_sent", "total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time"}, 1},
 		{"SHOW CLIENTS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "ptr", "application_name"}, 1},
-		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time", "ptr", "link"}, 1},
+		{"SHOW TOTALS", []string{"name", "value"}, 14},
+		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time", "ptr", "link", "remote_pid"}, 1},
+		{"SHOW USERS", []string{"name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections", "current_connections", "max_user_client_connections", "current_client_connections"}, 3},
+		{"SHOW LISTS", []string{"list", "items"}, 12},
 		{"SHOW DATABASES", []string{"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size", "reserve_pool_size", "server_lifetime", "pool_mode", "max_connections", "current_connections", "paused", "disabled"}, 1},
 		{"SHOW CONFIG", []string{"key", "value", "default", "changeable"}, 10},
 		{"SHOW VERSION", []string{"version"}, 1},
@@ -117,6 +122,41 @@ func TestMonitorConsoleShow(t *testing.T) {
 	if got := column(cols, rows[0], "total_query_count"); got == "0" {
 		t.Errorf("SHOW STATS counted no queries: %v", rows[0])
 	}
+	// One database: the totals are its statistics.
+	tcols, trows := consoleTable(t, ctx, con, "SHOW TOTALS")
+	for _, r := range trows {
+		if strings.HasPrefix(r[0], "total_") && r[1] != column(cols, rows[0], r[0]) {
+			t.Errorf("SHOW TOTALS %s = %s, SHOW STATS has %s", r[0], r[1], column(cols, rows[0], r[0]))
+		}
+	}
+	if got := byName(t, tcols, trows, "total_xact_count", "value"); got == "0" {
+		t.Errorf("SHOW TOTALS counted no transactions: %v", trows)
+	}
+	// The app client and this console are logged in; the pool's server
+	// connections log in as testenv.ScramUser.
+	cols, rows = consoleTable(t, ctx, con, "SHOW LISTS")
+	for list, want := range map[string]string{"databases": "1", "users": "3", "pools": "1", "used_clients": "2",
+		"login_clients": "0", "free_clients": "0", "free_servers": "0", "dns_names": "0", "dns_pending": "0"} {
+		if got := byName(t, cols, rows, list, "items"); got != want {
+			t.Errorf("SHOW LISTS %s = %s, want %s", list, got, want)
+		}
+	}
+	if got := byName(t, cols, rows, "used_servers", "items"); got == "0" {
+		t.Errorf("SHOW LISTS used_servers = 0 after queries: %v", rows)
+	}
+	cols, rows = consoleTable(t, ctx, con, "SHOW USERS")
+	for _, u := range []struct{ name, col, want string }{
+		{monAppUser, "current_client_connections", "1"}, {monAppUser, "current_connections", "0"},
+		{monAdminUser, "current_client_connections", "1"}, {testenv.ScramUser, "current_client_connections", "0"},
+		{monAppUser, "max_user_connections", "0"}, {monAppUser, "pool_size", ""},
+	} {
+		if got := byName(t, cols, rows, u.name, u.col); got != u.want {
+			t.Errorf("SHOW USERS %s %s = %q, want %q", u.name, u.col, got, u.want)
+		}
+	}
+	if got := byName(t, cols, rows, testenv.ScramUser, "current_connections"); got == "0" {
+		t.Errorf("SHOW USERS: no server connection as %s: %v", testenv.ScramUser, rows)
+	}
 	cols, rows = consoleTable(t, ctx, con, "SHOW POOLS")
 	if column(cols, rows[0], "database") != e.DB || column(cols, rows[0], "pool_mode") != "transaction" || column(cols, rows[0], "cl_active") != "1" {
 		t.Errorf("SHOW POOLS row %v", rows[0])
@@ -138,6 +178,61 @@ func TestMonitorConsoleShow(t *testing.T) {
 	}
 	if _, err := con.Exec(ctx, "SHUTDOWN"); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("SHUTDOWN without a daemon control: %v", err)
+	}
+}
+
+// byName returns column col of the row whose first column is name.
+func byName(t *testing.T, cols []string, rows [][]string, name, col string) string {
+	t.Helper()
+	for _, r := range rows {
+		if r[0] == name {
+			return column(cols, r, col)
+		}
+	}
+	t.Errorf("no row %s in %v", name, rows)
+	return ""
+}
+
+// TestMonitorConsoleRemotePID checks that SHOW SERVERS and /api/v1/servers
+// show the server process a session-mode client is talking to.
+func TestMonitorConsoleRemotePID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := startMonitored(t, "pool_mode=session", time.Minute)
+	app := e.connect(t, ctx)
+	var pid int
+	if err := app.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	con, err := e.console(t, ctx, monAdminUser, monAdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, rows := consoleTable(t, ctx, con, "SHOW CLIENTS")
+	ptr := ""
+	for _, r := range rows {
+		if column(cols, r, "user") == monAppUser {
+			ptr = column(cols, r, "ptr")
+		}
+	}
+	cols, rows = consoleTable(t, ctx, con, "SHOW SERVERS")
+	found := false
+	for _, r := range rows {
+		if column(cols, r, "link") != ptr {
+			continue
+		}
+		found = true
+		if got := column(cols, r, "remote_pid"); got != strconv.Itoa(pid) {
+			t.Errorf("SHOW SERVERS remote_pid %s, the client's pg_backend_pid() is %d: %v", got, pid, r)
+		}
+	}
+	if !found {
+		t.Errorf("SHOW SERVERS has no server linked to client %q: %v", ptr, rows)
+	}
+	var servers []admin.ServerConn
+	e.getJSON(t, "/api/v1/servers", &servers)
+	if !slices.ContainsFunc(servers, func(s admin.ServerConn) bool { return int(s.RemotePID) == pid }) {
+		t.Errorf("/api/v1/servers has no remote_pid %d: %+v", pid, servers)
 	}
 }
 
