@@ -88,8 +88,9 @@ func (a *Adapter) Close() error {
 // Serve implements proxy.Protocol: it speaks with one client from its first byte to
 // its last.
 func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
-	r := &relay{a: a, conn: c.Conn}
-	r.rd.conn = c.Conn
+	conn := fastConn(c.Conn)
+	r := &relay{a: a, conn: conn}
+	r.rd.conn = conn
 	defer r.close()
 	c.Conn.SetDeadline(time.Now().Add(a.cfg.LoginTimeout))
 	sp, err := a.negotiate(r)

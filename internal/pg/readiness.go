@@ -3,6 +3,7 @@ package pg
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // idleWait blocks until a connection has bytes to read (or is closed), without
@@ -11,7 +12,8 @@ import (
 //
 // A wait costs what a blocking read does: one non-blocking peek that finds nothing
 // (the poller is edge-triggered, so data that arrived before we wait must be seen
-// here), a park, and, once woken, the caller's read.
+// here), a park, and, once woken, the caller's read. The peek is a raw system call,
+// for the reason rawConn gives.
 type idleWait struct {
 	raw   syscall.RawConn // nil: the connection does not expose its descriptor (TLS)
 	first bool
@@ -46,7 +48,8 @@ func (w *idleWait) readable(fd uintptr) bool {
 	w.first = false
 	var b [1]byte
 	for {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		_, _, err := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		switch err {
 		case syscall.EINTR:
 			continue

@@ -101,6 +101,7 @@ func dialOne(ctx context.Context, cfg *proxy.Target, addr string) (*ServerConn, 
 	if err != nil {
 		return nil, err
 	}
+	conn = fastConn(conn)
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 	}
