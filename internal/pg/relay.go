@@ -221,6 +221,9 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 			return sc, err
 		}
 	}
+	if typ == msgParse {
+		r.noteParse(sc, parseQuery(msg)) // statements not mapped; a malformed Parse notes nothing
+	}
 	if e.kind != 0 {
 		if typ == msgQuery {
 			e.note = inspectQuery(msg[headerLen:])

@@ -216,3 +216,80 @@ func assertUnlocked(t *testing.T, direct *pgx.Conn) {
 		return nil
 	})
 }
+
+// extendedStateRounds create session state through the extended query protocol, as
+// JDBC and other drivers that prepare every statement do: unnamed and named
+// statements, the named one executed again later (so motorpool prepares it anew on a
+// server connection that was reset meanwhile).
+var extendedStateRounds = []round{
+	{parse("", "SET search_path = leftover_schema, public"), bind(""), execute(0), syncMsg()},
+	{parse("s_timeout", "SET statement_timeout = 1234"), syncMsg()},
+	{bind("s_timeout"), execute(0), syncMsg()},
+	{parse("", "SET application_name = 'stayer'"), bind(""), execute(0),
+		parse("", "CREATE TEMP TABLE leftover (x int)"), bind(""), execute(0), syncMsg()},
+	{parse("", "SELECT pg_advisory_lock(2)"), bind(""), execute(0), syncMsg()},
+	{parse("", "LISTEN leftover_channel"), bind(""), execute(0), syncMsg()},
+	{parse("", "PREPARE leftover_stmt AS SELECT 1"), bind(""), execute(0), syncMsg()},
+	{parse("", "DECLARE leftover_cursor CURSOR WITH HOLD FOR SELECT 1"), bind(""), execute(0), syncMsg()},
+}
+
+// TestExtendedProtocolSessionStateNeverReachesTheNextClient: session state a client
+// creates with Parse/Bind/Execute instead of a simple query (settings, a temporary
+// table, a session lock, LISTEN, SQL PREPARE, a WITH HOLD cursor) stays with that
+// client's turn on the server connection: the next client on it (a pool of 1) finds
+// a clean session, and the client that made the state is warned once (01000). With
+// prepared statements mapped, and relayed as they are.
+func TestExtendedProtocolSessionStateNeverReachesTheNextClient(t *testing.T) {
+	t.Parallel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	direct := p.Connect(t, p.SuperUser, "", db)
+	mustExec(t, direct, "CREATE TABLE dirty (x int)", "INSERT INTO dirty VALUES (1)",
+		"GRANT ALL ON dirty TO PUBLIC", "CREATE SCHEMA leftover_schema", "GRANT ALL ON SCHEMA leftover_schema TO PUBLIC")
+	for _, mapped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mapped=%v", mapped), func(t *testing.T) {
+			s := setup{Mode: "transaction", PoolSize: 1, ClientAuth: "trust", ServerUser: testenv.TrustUser,
+				PG: p, Database: db, URLParams: "pool_timeout=20"}
+			rounds := append(extendedStateRounds, extendedStateRounds[2])
+			if !mapped {
+				// A named statement is then the server connection's, gone with its reset.
+				s.DBYAML = "    prepared_statements: false\n"
+				rounds = append([]round{extendedStateRounds[0]}, extendedStateRounds[3:]...)
+			}
+			e := start(t, s)
+			stayer := dialRaw(t, e.Addr, testenv.TrustUser, e.DB, nil)
+			// The next client prepares nothing: unmapped, its statements would go with
+			// each reset.
+			next := connect(t, dsn(e.Addr, testenv.TrustUser, "", e.DB, "application_name=next&default_query_exec_mode=simple_protocol"))
+			warnings := 0
+			for i, r := range rounds {
+				stayer.send(r...)
+				if err := stayer.fe.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				stayer.conn.SetReadDeadline(time.Now().Add(time.Minute))
+				for ready := false; !ready; {
+					msg, err := stayer.fe.Receive()
+					if err != nil {
+						t.Fatalf("round %d: %v", i, err)
+					}
+					switch m := msg.(type) {
+					case *pgproto3.NoticeResponse:
+						if m.Code == "01000" {
+							warnings++
+						}
+					case *pgproto3.ErrorResponse:
+						t.Fatalf("round %d: %s", i, describe(m))
+					case *pgproto3.ReadyForQuery:
+						ready = true
+					}
+				}
+				assertClean(t, next)
+				assertUnlocked(t, direct)
+			}
+			if warnings != 1 {
+				t.Errorf("the client was warned %d times that its session state does not survive pooling, want once", warnings)
+			}
+		})
+	}
+}
