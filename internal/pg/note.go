@@ -9,15 +9,18 @@ import (
 	"github.com/motorpool/motorpool/internal/proxy"
 )
 
-// stmtNote is what the client relay noticed about a simple query that changes session
-// state, for the pump to act on once the server has answered.
+// stmtNote is what the client relay noticed about a simple query, or an
+// extended-protocol batch, that changes session state, for the pump to act on once
+// the server has answered (see also effects.go).
 type stmtNote struct {
 	kind noteKind
 	// name and sql: the setting and the statement, for noteSet; what, for noteDirty:
 	// the kind of state, for the warning the client gets.
 	name, sql, what string
-	// failed is set by the pump when the query reported an error.
+	// failed is set by the pump when the query or batch reported an error.
 	failed bool
+	// next is the batch's next effect, in order (extended protocol).
+	next *stmtNote
 
 	// For noteProbe: the settings whose values the query's one row reports (in column
 	// order), the values read, the server's error, and done, closed at ReadyForQuery.
@@ -25,6 +28,13 @@ type stmtNote struct {
 	params map[string]string
 	err    error
 	done   chan struct{}
+}
+
+// fail marks n and the effects after it failed. n may be nil.
+func (n *stmtNote) fail() {
+	for ; n != nil; n = n.next {
+		n.failed = true
+	}
 }
 
 type noteKind uint8
@@ -121,8 +131,8 @@ func (sc *ServerConn) applyNote(c *relay, n *stmtNote) (warning []byte) {
 		close(n.done)
 		return nil
 	}
-	if n.failed {
-		return nil
+	if n.failed && n.kind != noteDirty {
+		return nil // rolled back; but a session lock, say, outlives the error
 	}
 	if n.kind == noteDiscardAll || n.kind == noteDeallocateAll {
 		sc.prepared.clear()

@@ -42,7 +42,10 @@ func (r *relay) mapped(sc *ServerConn, msg []byte) (bool, error) {
 		if !ok || !ok2 {
 			return true, r.violation("invalid Bind message")
 		}
-		_, err := r.useStmt(sc, msg, expectBind, len(portal)+1, name)
+		at, err := r.useStmt(sc, msg, expectBind, len(portal)+1, name)
+		if at >= 0 {
+			r.bound(portal, name)
+		}
 		return true, err
 	case msgDescribe:
 		if len(body) < 2 {
@@ -97,7 +100,7 @@ func (r *relay) parse(sc *ServerConn, msg []byte) error {
 			r.unnamed = append(r.unnamed, msg...)
 		}
 		r.unnamedHere = true
-		r.noteParse(sc, query)
+		r.unnamedEffect = inspectQuery(query)
 		sc.q.push(expectation{kind: expectParse})
 		r.out = append(r.out, msg...)
 		return nil
@@ -143,7 +146,6 @@ func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, na
 			return -1, nil
 		}
 		if !r.unnamedHere {
-			r.noteParse(sc, parseQuery(r.unnamed))
 			sc.q.push(expectation{kind: expectParse, drop: true})
 			r.out = append(r.out, r.unnamed...)
 			r.unnamedHere = true
@@ -187,44 +189,11 @@ func (r *relay) prepare(sc *ServerConn, st *clientStmt, clientName string) {
 		r.out = append(append(append(r.out, 'S'), old...), 0)
 	}
 	name := serverName(nameBuf[:0], st.id)
-	r.noteParse(sc, st.query)
 	sc.q.push(expectation{kind: expectParse, drop: clientName == "", stmt: st.stmtInfo, stmtName: clientName})
 	r.out = appendHeader(r.out, msgParse, len(name)+1+len(st.query)+1+len(st.types))
 	r.out = append(append(r.out, name...), 0)
 	r.out = append(append(r.out, st.query...), 0)
 	r.out = append(r.out, st.types...)
-}
-
-// noteParse looks at a statement about to be prepared on sc for session state it
-// creates when executed (a SET, a temporary table, LISTEN…). Unlike a simple query's,
-// its effect is not tracked: a named statement may run later, any number of times, or
-// never. The connection is marked dirty instead, so it is reset before its next
-// client (even the same one), and the client is warned once. A statement that changes
-// state is then never found already prepared on a connection at a new binding: the
-// reset drops it. Called with sc.mu held.
-func (r *relay) noteParse(sc *ServerConn, query []byte) {
-	n := inspectQuery(query)
-	if n == nil {
-		return
-	}
-	sc.dirty = true
-	what := n.what
-	switch n.kind {
-	case noteSet, noteReset:
-		what = "SET or RESET through the extended query protocol"
-	case noteDiscardAll, noteDeallocateAll:
-		what = "DISCARD or DEALLOCATE through the extended query protocol"
-	}
-	if w := r.warnDirty(what); w != nil {
-		sc.q.push(expectation{kind: expectSynthetic, synth: w})
-	}
-}
-
-// parseQuery returns the query text of a Parse message (nil if it is malformed).
-func parseQuery(msg []byte) []byte {
-	_, rest, _ := cstring(msg[headerLen:])
-	query, _, _ := cstring(rest)
-	return query
 }
 
 // invalidParse is a Parse that fails on the server. motorpool sends it where the

@@ -203,9 +203,7 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 	switch typ {
 	case msgErrorResponse:
 		if e.kind.endsAtReady() {
-			if e.note != nil {
-				e.note.failed = true
-			}
+			e.note.fail()
 			return synth, bound, false, nil // errors are relayed even for injected work
 		}
 		// An extended-protocol request failed: the server skips everything up to Sync.
@@ -232,6 +230,9 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 		for i := len(skipped) - 1; i >= 0; i-- {
 			sc.unprepare(c, skipped[i])
 		}
+		if e, ok := sc.q.front(); ok {
+			e.note.fail() // the batch's effects are rolled back with it
+		}
 		return synth, forward, false, nil
 	case msgReadyForQuery:
 		if !e.kind.endsAtReady() {
@@ -245,8 +246,8 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 		if e.sent != 0 && queries != nil {
 			*queries = append(*queries, time.Duration(nanotime()-e.sent))
 		}
-		if e.note != nil {
-			synth = append(synth, sc.applyNote(c, e.note)...)
+		for n := e.note; n != nil; n = n.next {
+			synth = append(synth, sc.applyNote(c, n)...)
 		}
 		return synth, forward, sc.q.len() == 0, nil
 	}

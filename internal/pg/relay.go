@@ -47,6 +47,14 @@ type relay struct {
 	unnamed     []byte
 	unnamedHere bool
 
+	// Session state changed through the extended protocol, when mapStmts (see
+	// effects.go): what the unnamed statement, the unnamed portal and named portals do
+	// when executed, and the effect of the batch's executions, for its Sync.
+	unnamedEffect *stmtNote
+	portalEffect  *stmtNote
+	portalEffects map[string]*stmtNote
+	batchEffect   *stmtNote
+
 	// probe, when set, makes the next bind run it (login; see Adapter.start).
 	probe *stmtNote
 	// sessionPID is the server process ID a session-mode client was given; key is the
@@ -176,6 +184,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if r.skipToSync {
 		if typ == msgSync {
 			r.skipToSync = false
+			r.batchEffect = nil // the batch failed: nothing of it took effect
 			r.reply(readyIdle)
 		}
 		return cur, nil
@@ -187,6 +196,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 			r.flushReplies()
 			return cur, nil
 		case typ == msgSync:
+			r.batchEffect = nil
 			r.reply(readyIdle)
 			return cur, nil
 		case !needsServer:
@@ -220,15 +230,21 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 			sc.mu.Unlock()
 			return sc, err
 		}
-	}
-	if typ == msgParse {
-		r.noteParse(sc, parseQuery(msg)) // statements not mapped; a malformed Parse notes nothing
+		if typ == msgExecute {
+			r.executed(msg)
+		}
+	} else if typ == msgParse {
+		r.noteParse(sc, parseQuery(msg)) // a malformed Parse notes nothing
 	}
 	if e.kind != 0 {
-		if typ == msgQuery {
+		switch typ {
+		case msgQuery:
 			e.note = inspectQuery(msg[headerLen:])
 			r.unnamedHere = false // a simple query drops the unnamed statement
 			r.unnamed = r.unnamed[:0]
+			r.unnamedEffect = nil
+		case msgSync:
+			e.note, r.batchEffect = r.batchEffect, nil
 		}
 		if e.kind.endsAtReady() {
 			e.sent = nanotime()

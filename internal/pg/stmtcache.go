@@ -21,6 +21,9 @@ type stmtInfo struct {
 	// valid is set once a server has prepared the statement: a client's Parse of it
 	// can then be answered without a server connection.
 	valid atomic.Bool
+	// effect is what executing the statement does to session state (see
+	// inspectQuery), nil for most; a template, copied for each execution.
+	effect *stmtNote
 }
 
 // maxStatements bounds the registry; when it is full it starts over (IDs keep
@@ -40,7 +43,7 @@ func (s *statements) lookup(query, types []byte) *stmtInfo {
 		s.ids = make(map[string]*stmtInfo)
 	}
 	s.next++
-	st := &stmtInfo{id: s.next}
+	st := &stmtInfo{id: s.next, effect: inspectQuery(query)}
 	s.ids[string(key)] = st
 	return st
 }

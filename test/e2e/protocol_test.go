@@ -176,6 +176,35 @@ var protocolScenarios = []struct {
 		{query("SELECT 1")},
 		{bind("s", "21"), execute(0), syncMsg()},
 	}},
+	{"a SET through the extended protocol lasts for the session", []round{
+		{parse("", "SET statement_timeout = 1234"), bind(""), execute(0), syncMsg()},
+		{parse("", "SHOW statement_timeout"), bind(""), execute(0), syncMsg()},
+		{query("SHOW statement_timeout")},
+	}},
+	{"a named SET takes effect when executed, in a later transaction", []round{
+		{parse("st", "SET statement_timeout = 2345"), syncMsg()},
+		{query("SHOW statement_timeout")},
+		{bind("st"), execute(0), syncMsg()},
+		{query("SHOW statement_timeout")},
+	}},
+	{"a SET rolled back by a later error in its batch is gone", []round{
+		{parse("", "SET statement_timeout = 3456"), bind(""), execute(0),
+			parse("", "SELECT 1/$1::int"), bind("", "0"), execute(0), syncMsg()},
+		{query("SHOW statement_timeout")},
+	}},
+	{"several SETs and a RESET in one batch apply in order", []round{
+		{query("SET lock_timeout = 1111")},
+		{parse("", "SET statement_timeout = 4567"), bind(""), execute(0),
+			parse("r", "RESET lock_timeout"), bind("r"), execute(0),
+			parse("", "SET work_mem = '2222kB'"), &pgproto3.Bind{DestinationPortal: "p"}, &pgproto3.Execute{Portal: "p"}, syncMsg()},
+		{query("SELECT current_setting('statement_timeout') || ' ' || current_setting('lock_timeout') || ' ' || current_setting('work_mem')")},
+	}},
+	{"a SET inside a transaction block ends with it", []round{
+		{query("BEGIN")},
+		{parse("", "SET statement_timeout = 5678"), bind(""), execute(0), syncMsg()},
+		{query("ROLLBACK")},
+		{query("SHOW statement_timeout")},
+	}},
 }
 
 // protocolSetup is a motorpool whose clients and server connections use trust, so raw

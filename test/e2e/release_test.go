@@ -236,9 +236,10 @@ var extendedStateRounds = []round{
 // TestExtendedProtocolSessionStateNeverReachesTheNextClient: session state a client
 // creates with Parse/Bind/Execute instead of a simple query (settings, a temporary
 // table, a session lock, LISTEN, SQL PREPARE, a WITH HOLD cursor) stays with that
-// client's turn on the server connection: the next client on it (a pool of 1) finds
-// a clean session, and the client that made the state is warned once (01000). With
-// prepared statements mapped, and relayed as they are.
+// client: the next client on its server connection (a pool of 1) finds a clean
+// session, and the client that made state transaction pooling cannot keep is warned
+// once (01000). With prepared statements mapped, its settings follow it, as a simple
+// query's do; relayed as they are, they last until its transaction ends.
 func TestExtendedProtocolSessionStateNeverReachesTheNextClient(t *testing.T) {
 	t.Parallel()
 	p := testenv.Postgres(t)
@@ -289,6 +290,14 @@ func TestExtendedProtocolSessionStateNeverReachesTheNextClient(t *testing.T) {
 			}
 			if warnings != 1 {
 				t.Errorf("the client was warned %d times that its session state does not survive pooling, want once", warnings)
+			}
+			if !mapped {
+				return
+			}
+			got := stayer.round(t, query(`SELECT current_setting('search_path') || '|' ||
+				current_setting('statement_timeout') || '|' || current_setting('application_name')`))
+			if want := "DataRow leftover_schema, public|1234ms|stayer"; got[1] != want {
+				t.Errorf("the client's own settings after its turns: %q, want %q", got[1], want)
 			}
 		})
 	}
