@@ -230,8 +230,12 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 		for i := len(skipped) - 1; i >= 0; i-- {
 			sc.unprepare(c, skipped[i])
 		}
+		// The batch's effects are rolled back with it. If its Sync is still to come,
+		// the client's messages until then are skipped as the server skips them.
 		if e, ok := sc.q.front(); ok {
-			e.note.fail() // the batch's effects are rolled back with it
+			e.note.fail()
+		} else if c != nil {
+			c.batchFailed = true
 		}
 		return synth, forward, false, nil
 	case msgReadyForQuery:

@@ -54,6 +54,10 @@ type relay struct {
 	portalEffect  *stmtNote
 	portalEffects map[string]*stmtNote
 	batchEffect   *stmtNote
+	// batchFailed is set by the pump when the server failed an extended-protocol
+	// batch whose Sync the client has yet to send: what the client sends until then is
+	// skipped. Under the bound server's mu.
+	batchFailed bool
 
 	// probe, when set, makes the next bind run it (login; see Adapter.start).
 	probe *stmtNote
@@ -184,7 +188,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if r.skipToSync {
 		if typ == msgSync {
 			r.skipToSync = false
-			r.batchEffect = nil // the batch failed: nothing of it took effect
+			r.batchEffect, r.batchFailed = nil, false // the batch failed: nothing of it took effect
 			r.reply(readyIdle)
 		}
 		return cur, nil
@@ -196,7 +200,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 			r.flushReplies()
 			return cur, nil
 		case typ == msgSync:
-			r.batchEffect = nil
+			r.batchEffect, r.batchFailed = nil, false
 			r.reply(readyIdle)
 			return cur, nil
 		case !needsServer:
@@ -217,6 +221,13 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 		cur.send(r.out)
 		r.out = r.out[:0]
 		sc.mu.Lock()
+	}
+	if r.batchFailed && typ != msgSync {
+		// The server failed this batch before its Sync and skips every message up to
+		// it, answering none: motorpool does the same (none is prepared, closed or
+		// answered here either).
+		sc.mu.Unlock()
+		return sc, nil
 	}
 	if !sc.settings.equal(&r.settings) {
 		// The client changed settings while bound (RESET ALL): apply them again.
@@ -244,7 +255,10 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 			r.unnamed = r.unnamed[:0]
 			r.unnamedEffect = nil
 		case msgSync:
-			e.note, r.batchEffect = r.batchEffect, nil
+			if r.batchFailed {
+				r.batchEffect.fail()
+			}
+			e.note, r.batchEffect, r.batchFailed = r.batchEffect, nil, false
 		}
 		if e.kind.endsAtReady() {
 			e.sent = nanotime()

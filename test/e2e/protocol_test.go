@@ -312,3 +312,33 @@ func replaceServerConn(t *testing.T, e *env) {
 		t.Fatalf("after FATAL 57P01: %v %v", e2, err)
 	}
 }
+
+// TestSetsOfAFailedFlushedBatchAreNotKept: a client runs a SET, then a failing
+// request, flushes, reads the error, then sends another SET and the Sync. The server
+// skips the messages after the error (motorpool must expect no answer to them) and
+// rolls the first SET back; motorpool must carry neither to the client's later
+// transactions, whoever used the server connection in between.
+func TestSetsOfAFailedFlushedBatchAreNotKept(t *testing.T) {
+	t.Parallel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	e := start(t, protocolSetup(p, db))
+	c := dialRaw(t, e.Addr, testenv.TrustUser, db, nil)
+	c.send(parse("", "SET lock_timeout = 5678"), bind(""), execute(0),
+		parse("", "SELECT 1/$1::int"), bind("", "0"), execute(0), &pgproto3.Flush{})
+	if err := c.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if werr, err := c.readError(); err != nil || werr == nil || werr.Code != "22012" {
+		t.Fatalf("the flushed request: %v, %v; want division by zero", werr, err)
+	}
+	got := c.round(t, parse("", "SET statement_timeout = 6789"), bind(""), execute(0), syncMsg())
+	if want := []string{"Ready I"}; !slices.Equal(got, want) {
+		t.Fatalf("the rest of the failed batch: %q, want %q", got, want)
+	}
+	interfere(t, e)
+	got = c.round(t, query("SELECT current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')"))
+	if got[1] != "DataRow 0 0" {
+		t.Fatalf("after the failed batch: %q, want lock_timeout and statement_timeout 0", got)
+	}
+}
