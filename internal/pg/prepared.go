@@ -308,8 +308,15 @@ func (r *relay) streamBind(ctx context.Context, h header) error {
 		}
 		return r.refuse(msgBind, err)
 	}
+	if r.batchFailed { // skipped, as in handle
+		sc.mu.Unlock()
+		return r.rd.stream(nil, h.size)
+	}
 	// Map the head alone, then give the mapped Bind the length of the whole.
 	at, err := r.useStmt(sc, r.rd.buf[r.rd.r:r.rd.r+head], expectBind, len(portal)+1, name)
+	if at >= 0 {
+		r.bound(portal, name)
+	}
 	sc.mu.Unlock()
 	if err != nil {
 		return err

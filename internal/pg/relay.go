@@ -342,6 +342,10 @@ func (r *relay) streamLarge(ctx context.Context, h header) error {
 		}
 		return r.refuse(h.typ, err)
 	}
+	if r.batchFailed { // skipped, as in handle (a Sync is never this large)
+		sc.mu.Unlock()
+		return r.rd.stream(nil, h.size)
+	}
 	if e.kind != 0 {
 		sc.q.push(e)
 	}

@@ -314,7 +314,8 @@ func replaceServerConn(t *testing.T, e *env) {
 }
 
 // TestSetsOfAFailedFlushedBatchAreNotKept: a client runs a SET, then a failing
-// request, flushes, reads the error, then sends another SET and the Sync. The server
+// request, flushes, reads the error, then sends a large Bind and Query, another SET
+// and the Sync. The server
 // skips the messages after the error (motorpool must expect no answer to them) and
 // rolls the first SET back; motorpool must carry neither to the client's later
 // transactions, whoever used the server connection in between.
@@ -332,7 +333,17 @@ func TestSetsOfAFailedFlushedBatchAreNotKept(t *testing.T) {
 	if werr, err := c.readError(); err != nil || werr == nil || werr.Code != "22012" {
 		t.Fatalf("the flushed request: %v, %v; want division by zero", werr, err)
 	}
-	got := c.round(t, parse("", "SET statement_timeout = 6789"), bind(""), execute(0), syncMsg())
+	// A Bind and a Query too large for motorpool's buffer first: they are streamed,
+	// and skipped too.
+	c.send(bind("", strings.Repeat("7", 40000)), execute(0), query("SELECT '"+strings.Repeat("q", 40000)+"'"),
+		parse("", "SET statement_timeout = 6789"), bind(""), execute(0), syncMsg())
+	if err := c.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.readReady(1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := []string{"Ready I"}; !slices.Equal(got, want) {
 		t.Fatalf("the rest of the failed batch: %q, want %q", got, want)
 	}
