@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -22,9 +23,12 @@ type rawConn struct {
 	net.Conn
 	raw syscall.RawConn
 
-	// Read and write state, used by one reader and one writer at a time (the poller's
-	// locks serialize each direction). The callbacks are made once so that a call
-	// allocates nothing.
+	// Read and write state, one reader and one writer at a time: rmu and wmu make
+	// Read and Write safe for concurrent use, as net.Conn's are (the poller's own locks
+	// are taken only after the state is set). The callbacks are made once so that a
+	// call allocates nothing.
+	rmu     sync.Mutex
+	wmu     sync.Mutex
 	rb      []byte
 	rn      int
 	rerr    error
@@ -65,6 +69,8 @@ func (c *rawConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rb, c.rn, c.rerr = b, 0, nil
 	err := c.raw.Read(c.readFn)
 	n, rerr := c.rn, c.rerr
@@ -100,6 +106,8 @@ func (c *rawConn) Write(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.wb, c.wn, c.werr = b, 0, nil
 	err := c.raw.Write(c.writeFn)
 	n, werr := c.wn, c.werr
