@@ -89,15 +89,10 @@ var leavers = []leaver{
 // uncommitted rows.
 func TestLeavingClientNeverLeavesADirtyServerConnection(t *testing.T) {
 	t.Parallel()
-	p := testenv.Postgres(t)
-	db := newDatabase(t, p)
-	direct := p.Connect(t, p.SuperUser, "", db)
-	mustExec(t, direct, "CREATE TABLE dirty (x int)", "INSERT INTO dirty VALUES (1)",
-		"GRANT ALL ON dirty TO PUBLIC", "CREATE SCHEMA leftover_schema", "GRANT ALL ON SCHEMA leftover_schema TO PUBLIC")
+	p, db, direct := cleanlinessFixture(t)
 	for _, mode := range []string{"transaction", "session"} {
 		t.Run(mode, func(t *testing.T) {
-			s := setup{Mode: mode, PoolSize: 1, ClientAuth: "trust", ServerUser: testenv.TrustUser,
-				PG: p, Database: db, URLParams: "pool_timeout=20"}
+			s := poolOfOne(mode, p, db)
 			e := start(t, s)
 			for _, l := range leavers {
 				for _, how := range []string{"killed", "saying goodbye"} {
@@ -111,6 +106,26 @@ func TestLeavingClientNeverLeavesADirtyServerConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cleanlinessFixture returns a database with what assertClean looks for (the table
+// dirty, with one row, and the schema leftover_schema) and a direct superuser
+// connection to it.
+func cleanlinessFixture(t *testing.T) (*testenv.PG, string, *pgx.Conn) {
+	t.Helper()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	direct := p.Connect(t, p.SuperUser, "", db)
+	mustExec(t, direct, "CREATE TABLE dirty (x int)", "INSERT INTO dirty VALUES (1)",
+		"GRANT ALL ON dirty TO PUBLIC", "CREATE SCHEMA leftover_schema", "GRANT ALL ON SCHEMA leftover_schema TO PUBLIC")
+	return p, db, direct
+}
+
+// poolOfOne is a motorpool in pool mode mode with one server connection to db, which
+// every client shares in turn, with trust logins so raw clients can connect.
+func poolOfOne(mode string, p *testenv.PG, db string) setup {
+	return setup{Mode: mode, PoolSize: 1, ClientAuth: "trust", ServerUser: testenv.TrustUser,
+		PG: p, Database: db, URLParams: "pool_timeout=20"}
 }
 
 // leave plays l on a new raw client, then closes it: abruptly, or with Terminate.
@@ -242,15 +257,10 @@ var extendedStateRounds = []round{
 // query's do; relayed as they are, they last until its transaction ends.
 func TestExtendedProtocolSessionStateNeverReachesTheNextClient(t *testing.T) {
 	t.Parallel()
-	p := testenv.Postgres(t)
-	db := newDatabase(t, p)
-	direct := p.Connect(t, p.SuperUser, "", db)
-	mustExec(t, direct, "CREATE TABLE dirty (x int)", "INSERT INTO dirty VALUES (1)",
-		"GRANT ALL ON dirty TO PUBLIC", "CREATE SCHEMA leftover_schema", "GRANT ALL ON SCHEMA leftover_schema TO PUBLIC")
+	p, db, direct := cleanlinessFixture(t)
 	for _, mapped := range []bool{true, false} {
 		t.Run(fmt.Sprintf("mapped=%v", mapped), func(t *testing.T) {
-			s := setup{Mode: "transaction", PoolSize: 1, ClientAuth: "trust", ServerUser: testenv.TrustUser,
-				PG: p, Database: db, URLParams: "pool_timeout=20"}
+			s := poolOfOne("transaction", p, db)
 			rounds := append(extendedStateRounds, extendedStateRounds[2])
 			if !mapped {
 				// A named statement is then the server connection's, gone with its reset.
