@@ -59,9 +59,10 @@ func (r *relay) executed(msg []byte) {
 }
 
 // noteParse looks at a statement about to be prepared on sc when statements are not
-// mapped (session mode, or prepared_statements: false), for session state it creates
-// when executed. Its effect is not tracked: the connection is marked dirty, so it is
-// reset before its next client (even the same one), and the client is warned once.
+// mapped in transaction or statement mode (prepared_statements: false), for session
+// state it creates when executed. Its effect is not tracked: the connection is marked
+// dirty, so it is reset before its next client (even the same one), and the client is
+// warned once.
 // Called with sc.mu held.
 func (r *relay) noteParse(sc *ServerConn, query []byte) {
 	n := inspectQuery(query)

@@ -244,7 +244,8 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 		if typ == msgExecute {
 			r.executed(msg)
 		}
-	} else if typ == msgParse {
+	} else if typ == msgParse && r.sess.Mode() != proxy.ModeSession {
+		// Session mode resets the connection when the client leaves anyway.
 		r.noteParse(sc, parseQuery(msg)) // a malformed Parse notes nothing
 	}
 	if e.kind != 0 {
