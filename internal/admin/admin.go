@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/motorpool/motorpool/internal/monitor"
 	"github.com/motorpool/motorpool/internal/proxy"
@@ -61,7 +62,9 @@ func New(o Options) *Admin {
 	}
 	a.obs = newObserver()
 	a.reg = prometheus.NewRegistry()
-	a.reg.MustRegister(a.obs, &poolCollector{a: a})
+	a.reg.MustRegister(a.obs, &poolCollector{a: a},
+		collectors.NewGoCollector(),                                       // go_goroutines, go_memstats_*, …
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})) // process_open_fds, CPU, RSS
 	return a
 }
 

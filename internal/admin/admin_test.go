@@ -81,7 +81,12 @@ func TestMetricNamesAndLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
+	runtime := map[string]bool{}
 	for _, mf := range mfs {
+		if name := mf.GetName(); !strings.HasPrefix(name, "motorpool_") {
+			runtime[name] = true // the client library's Go and process collectors
+			continue
+		}
 		labels := map[string]bool{}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
@@ -122,6 +127,11 @@ func TestMetricNamesAndLabels(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("metrics changed:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "process_open_fds", "process_resident_memory_bytes", "process_cpu_seconds_total"} {
+		if !runtime[name] {
+			t.Errorf("no %s among the process metrics", name)
+		}
 	}
 	// Label values are bounded: states, reasons and alert types only.
 	for _, mf := range mfs {
@@ -333,6 +343,8 @@ func TestHTTP(t *testing.T) {
 		{"GET", "/healthz", 200, "ok"},
 		{"GET", "/readyz", 200, "ready"},
 		{"GET", "/metrics", 200, "motorpool_pool_utilization_ratio"},
+		{"GET", "/metrics", 200, "go_goroutines"},
+		{"GET", "/metrics", 200, "process_open_fds"},
 		{"GET", "/", 200, `data-pool="shop/reports"`},
 		{"GET", "/pools/shop/reports", 200, "chart-conns"},
 		{"GET", "/pools/nope", 404, "no such pool"},
