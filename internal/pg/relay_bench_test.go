@@ -157,11 +157,19 @@ func BenchmarkRelay(b *testing.B) {
 	ext = appendMsg(ext, msgBind, []byte("\x00\x00\x00\x00\x00\x00\x00\x00"))
 	ext = appendMsg(ext, msgExecute, []byte("\x00\x00\x00\x00\x00"))
 	ext = append(ext, msgSync, 0, 0, 0, 4)
+	// What pgbench -M extended sends for each statement: the unnamed statement parsed
+	// again, its portal described, executed and synced.
+	var pgbench []byte
+	pgbench = appendMsg(pgbench, msgParse, []byte("\x00SELECT abalance FROM pgbench_accounts WHERE aid = $1;\x00\x00\x00"))
+	pgbench = appendMsg(pgbench, msgBind, []byte("\x00\x00\x00\x00\x00\x01\x00\x00\x00\x0512345\x00\x00"))
+	pgbench = appendMsg(pgbench, msgDescribe, []byte("P\x00"))
+	pgbench = appendMsg(pgbench, msgExecute, []byte("\x00\x00\x00\x00\x00"))
+	pgbench = append(pgbench, msgSync, 0, 0, 0, 4)
 	for _, mode := range []string{"transaction", "session"} {
 		for _, proto := range []struct {
 			name string
 			req  []byte
-		}{{"simple", simple}, {"extended", ext}} {
+		}{{"simple", simple}, {"extended", ext}, {"pgbench-extended", pgbench}} {
 			b.Run(mode+"/"+proto.name, func(b *testing.B) {
 				addr := benchProxy(b, mode)
 				c := benchClient(b, addr)
