@@ -91,6 +91,37 @@ func TestClientLeavingMidRequest(t *testing.T) {
 		b := e.connect()
 		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")), "the only server connection is back")
 	})
+	t.Run("a busy client inside a transaction block is cancelled, rolled back and released", func(t *testing.T) {
+		t.Parallel()
+		received := make(chan struct{})
+		e := scripted(t, envOptions{limit: 1}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery("BEGIN"), pgtest.Send(begun, readyT),
+			pgtest.ExpectQuery("SELECT pg_sleep(60)"),
+			func(*pgtest.Conn) error { close(received); return nil },
+			pgtest.WaitCancel(hangTimeout), // the client has left
+			pgtest.ExpectType('f'),         // ignored outside COPY
+			pgtest.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "57014", Message: "canceling statement due to user request"},
+				&pgproto3.ReadyForQuery{TxStatus: 'E'}),
+			pgtest.ExpectQuery("ROLLBACK"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("ROLLBACK")}, readyI),
+			// The same connection serves the next client, reset first: the cancelled
+			// statement's session state is unknown.
+			pgtest.ExpectQuery("DISCARD ALL"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("DISCARD ALL")}, readyI),
+			pgtest.ExpectQuery("SELECT 1"), pgtest.Send(select1, readyI),
+		})
+		a := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(T)", types(a.query("BEGIN")))
+		a.send(&pgproto3.Query{String: "SELECT pg_sleep(60)"})
+		select { // a holds the server connection
+		case <-received:
+		case <-time.After(hangTimeout):
+			t.Fatal("the server never got the query")
+		}
+		a.close()
+		b := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")), "the only server connection is back")
+		assert.Equal(t, 1, e.srv.Accepts()-len(e.srv.Cancels()), "the server connection was closed and another opened")
+	})
 	t.Run("a client inside a transaction block is rolled back", func(t *testing.T) {
 		t.Parallel()
 		e := scripted(t, envOptions{limit: 1}, pgtest.Script{

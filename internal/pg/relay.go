@@ -507,7 +507,7 @@ func (r *relay) finish() {
 		return
 	case sc.tx != txIdle:
 		sc.q.push(expectation{kind: expectQuery, drop: true})
-		out = appendQuery(out, "ROLLBACK")
+		out = append(out, rollbackMsg...)
 	}
 	if r.sess.Mode() == proxy.ModeSession || sc.dirty {
 		sc.q.push(expectation{kind: expectQuery, drop: true})
@@ -535,10 +535,11 @@ func appendQuery(dst []byte, q string) []byte {
 // readyIdle is ReadyForQuery('I').
 var readyIdle = []byte{msgReadyForQuery, 0, 0, 0, 5, txIdle}
 
-// syncMsg and copyFailMsg are the Sync and CopyFail motorpool sends for a client that
+// syncMsg, copyFailMsg and rollbackMsg are what motorpool sends for a client that
 // left.
 var (
 	syncMsg     = []byte{msgSync, 0, 0, 0, 4}
+	rollbackMsg = appendQuery(nil, "ROLLBACK")
 	copyFailMsg = appendMsg(nil, msgCopyFail, []byte("client disconnected\x00"))
 )
 
@@ -575,6 +576,7 @@ func (sc *ServerConn) unbindLocked() proxy.Lease {
 	c := sc.client
 	lease := sc.lease
 	sc.client, sc.lease = nil, proxy.Lease{}
+	sc.leaverRollback = false
 	c.server.CompareAndSwap(sc, nil)
 	return lease
 }
@@ -602,6 +604,11 @@ func (sc *ServerConn) settleFromPump() {
 		return
 	}
 	if c.gone {
+		if sc.tx != txIdle && !sc.leaverRollback {
+			sc.mu.Unlock()
+			sc.rollBackLeaver(c)
+			return
+		}
 		lease := sc.unbindLocked()
 		clean := sc.tx == txIdle
 		sc.mu.Unlock()
@@ -626,6 +633,25 @@ func (sc *ServerConn) settleFromPump() {
 	default:
 		sc.mu.Unlock()
 	}
+}
+
+// rollBackLeaver ends the transaction of c, a client that left while one of its
+// statements ran (finish cancelled it; the pump has drained it), as finish does for a
+// client that leaves between statements: the connection is settled again at the
+// ROLLBACK's ReadyForQuery and goes back to its pool instead of being closed. If the
+// ROLLBACK does not leave it idle, the connection is closed then.
+func (sc *ServerConn) rollBackLeaver(c *relay) {
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	sc.mu.Lock()
+	if sc.client != c || sc.q.len() > 0 || sc.leaverRollback {
+		sc.mu.Unlock() // lost meanwhile
+		return
+	}
+	sc.leaverRollback = true
+	sc.q.push(expectation{kind: expectQuery, drop: true})
+	sc.mu.Unlock()
+	sc.writeLocked(rollbackMsg)
 }
 
 func txState(b byte) proxy.TxState {

@@ -57,6 +57,9 @@ type ServerConn struct {
 	// next client's query.
 	cancels            int
 	releaseAfterCancel bool
+	// leaverRollback is set once motorpool has sent ROLLBACK for a client that left
+	// while its statement ran inside a transaction (see settleFromPump).
+	leaverRollback bool
 	pendingLease       proxy.Lease
 	pendingSess        *proxy.Session
 

@@ -53,6 +53,15 @@ var leavers = []leaver{
 	{name: "with a query still running", unanswered: []pgproto3.FrontendMessage{
 		query("SELECT pg_sleep(60)"),
 	}},
+	{name: "inside a transaction with a query still running", rounds: []round{
+		{query("BEGIN")},
+		{query("CREATE TEMP TABLE leftover (x int)")},
+		{query("SET search_path = leftover_schema, public")},
+		{query("SELECT pg_advisory_xact_lock(1)")},
+		{query("INSERT INTO dirty VALUES (99)")},
+	}, unanswered: []pgproto3.FrontendMessage{
+		query("SELECT pg_sleep(60)"),
+	}},
 	{name: "with a large result unread", unanswered: []pgproto3.FrontendMessage{
 		query("SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g"),
 	}},
