@@ -119,6 +119,8 @@ func TestErrors(t *testing.T) {
 			[]string{"test.yaml:1:14: tls: mode require needs cert and key"}},
 		{"tls cert without key", "tls: { mode: allow, cert: c.pem }\n" + okDB, nil,
 			[]string{"test.yaml:1:14: tls: give both cert and key, or neither"}},
+		{"server sslcert without sslkey", "databases:\n  db: { url: \"postgresql://h/db?sslmode=require&sslcert=c.pem\" }\n", nil,
+			[]string{"test.yaml:2:14: databases.db.url: give both sslcert and sslkey, or neither"}},
 		{"bad tls mode", "tls: { mode: on }\n" + okDB, nil,
 			[]string{`test.yaml:1:14: tls.mode: want one of disable, allow or require, got "on"`}},
 		{"bad auth type", "auth: { type: scram }\n" + okDB, nil,

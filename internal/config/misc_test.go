@@ -35,6 +35,8 @@ func TestWarnings(t *testing.T) {
 			[]string{"test.yaml:3:63: databases.db.budget: connection_limit of db (30) is above the budget (25); it will never get more than 25"}},
 		{"tls allow without cert", "tls: { mode: allow }\nauth: { type: trust }\n" + okDB,
 			[]string{"test.yaml:1:14: tls: mode allow without cert and key: clients asking for TLS are refused it"}},
+		{"server TLS files with sslmode disable", "auth: { type: trust }\ndatabases:\n  db: { url: \"postgresql://h/db?sslmode=disable&sslrootcert=ca.pem\" }\n",
+			[]string{"test.yaml:3:14: databases.db.url: sslrootcert, sslcert and sslkey are ignored with sslmode=disable"}},
 		{"admin open without token", "admin: { listen: 0.0.0.0:8080 }\nauth: { type: trust }\n" + okDB,
 			[]string{"test.yaml:1:18: admin.listen: the admin API listens beyond this machine without a token; set admin.token"}},
 		{"admin user unknown", "admin: { users: [root] }\nauth: { users: { app: { password: pw } } }\n" + okDB,

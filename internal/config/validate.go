@@ -17,6 +17,7 @@ func (d *decoder) validate(s *source) {
 	for _, src := range s.databases {
 		db := src.db
 		d.validatePool("databases."+db.Name, db.Pos, db.Pool, db.Origins)
+		d.validateServerTLS(db, src.urlPos)
 	}
 	for _, src := range s.services {
 		d.validateService(s, src)
@@ -67,6 +68,19 @@ func (d *decoder) validateTLS(cfg *Config) {
 		d.warnAt(pos, "tls", "mode allow without cert and key: clients asking for TLS are refused it")
 	case t.Mode == TLSDisable && t.Cert != "":
 		d.warnAt(pos, "tls", "cert and key are ignored with mode disable")
+	}
+}
+
+// validateServerTLS checks a database URL's TLS options: the files are read when
+// the pool starts.
+func (d *decoder) validateServerTLS(db *Database, pos Pos) {
+	o := db.URL.Options
+	key := "databases." + db.Name + ".url"
+	switch {
+	case (o["sslcert"] == "") != (o["sslkey"] == ""):
+		d.errorAt(pos, key, "give both sslcert and sslkey, or neither")
+	case db.URL.SSLMode == SSLDisable && (o["sslrootcert"] != "" || o["sslcert"] != ""):
+		d.warnAt(pos, key, "sslrootcert, sslcert and sslkey are ignored with sslmode=disable")
 	}
 }
 

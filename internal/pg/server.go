@@ -21,11 +21,10 @@ import (
 // A goroutine, its pump, reads everything the server sends for as long as the
 // connection lives and relays it to the client bound at that moment.
 type ServerConn struct {
-	conn    net.Conn
-	addr    string
-	tlsConf *tls.Config
-	pid     uint32
-	key     []byte
+	conn net.Conn
+	addr string
+	pid  uint32
+	key  []byte
 	// params are the ParameterStatus values reported at startup. Read-only.
 	params map[string]string
 
@@ -60,8 +59,8 @@ type ServerConn struct {
 	// leaverRollback is set once motorpool has sent ROLLBACK for a client that left
 	// while its statement ran inside a transaction (see settleFromPump).
 	leaverRollback bool
-	pendingLease       proxy.Lease
-	pendingSess        *proxy.Session
+	pendingLease   proxy.Lease
+	pendingSess    *proxy.Session
 
 	done chan struct{} // closed when the pump exits
 }
@@ -124,13 +123,13 @@ func dialOne(ctx context.Context, cfg *proxy.Target, addr string) (*ServerConn, 
 // login runs the startup exchange on a fresh connection.
 func login(conn net.Conn, cfg *proxy.Target, addr string) (*ServerConn, error) {
 	sc := &ServerConn{conn: conn, addr: addr, params: make(map[string]string), tx: txIdle, done: make(chan struct{})}
-	if cfg.TLS != nil {
-		tlsConn, err := startTLS(conn, cfg)
+	if cfg.TLS != nil && network(addr) == "tcp" { // as libpq, no TLS on Unix sockets
+		tlsConn, err := startTLS(conn, cfg, addr)
 		if err != nil {
 			return nil, err
 		}
 		if tlsConn != nil {
-			sc.conn, sc.tlsConf = tlsConn, cfg.TLS
+			sc.conn = tlsConn
 		}
 	}
 	params := map[string]string{"user": cfg.User, "database": cfg.Database}
@@ -204,8 +203,9 @@ func network(addr string) string {
 }
 
 // startTLS sends an SSLRequest. It returns nil, nil when the server refuses and TLS is
-// optional.
-func startTLS(conn net.Conn, cfg *proxy.Target) (*tls.Conn, error) {
+// optional. The certificate is checked against addr's host, unless cfg.TLS names
+// another.
+func startTLS(conn net.Conn, cfg *proxy.Target, addr string) (*tls.Conn, error) {
 	req := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 8), codeSSL)
 	if _, err := conn.Write(req); err != nil {
 		return nil, err
@@ -216,7 +216,12 @@ func startTLS(conn net.Conn, cfg *proxy.Target) (*tls.Conn, error) {
 	}
 	switch answer[0] {
 	case 'S':
-		tc := tls.Client(conn, cfg.TLS)
+		conf := cfg.TLS
+		if conf.ServerName == "" {
+			conf = conf.Clone()
+			conf.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(conn, conf)
 		if err := tc.Handshake(); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}

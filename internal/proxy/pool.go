@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -150,20 +149,9 @@ func target(s poolSpec) (*Target, error) {
 		}
 		t.Addresses = append(t.Addresses, net.JoinHostPort(h.Host, strconv.Itoa(h.Port)))
 	}
-	host := ""
-	if len(s.url.Hosts) > 0 {
-		host = s.url.Hosts[0].Host
-	}
-	switch s.url.SSLMode {
-	case config.SSLDisable, "":
-	case config.SSLAllow, config.SSLPrefer:
-		t.TLS = &tls.Config{InsecureSkipVerify: true, ServerName: host}
-	case config.SSLRequire:
-		t.TLS, t.TLSRequired = &tls.Config{InsecureSkipVerify: true, ServerName: host}, true
-	case config.SSLVerifyCA, config.SSLVerifyFull:
-		t.TLS, t.TLSRequired = &tls.Config{ServerName: host}, true
-	default:
-		return nil, fmt.Errorf("unsupported sslmode %q", s.url.SSLMode)
+	var err error
+	if t.TLS, t.TLSRequired, err = serverTLS(s.url); err != nil {
+		return nil, fmt.Errorf("pool %s: %w", s.name, err)
 	}
 	return t, nil
 }

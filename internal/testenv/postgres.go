@@ -31,6 +31,12 @@ type PGOptions struct {
 	// (see pgDefaultSettings) so they override them. Values are written verbatim:
 	// quote strings ('on' needs no quotes, '64MB' does not either).
 	Settings map[string]string
+	// TLSCert and TLSKey, when set, are PEM files of the certificate and key the
+	// server offers clients that ask for TLS (ssl = on). TLSClientCA, when set, is
+	// the CA file the server checks client certificates against, and makes it ask
+	// for one (ssl_ca_file). They are copied into the data directory, where the
+	// server accepts their owner and mode.
+	TLSCert, TLSKey, TLSClientCA string
 }
 
 // pgDefaultSettings trade durability for speed: the data is thrown away anyway.
@@ -146,6 +152,13 @@ func (pg *PG) writeConfig() error {
 	for k, v := range pgDefaultSettings {
 		settings[k] = v
 	}
+	tlsFiles, err := pg.copyTLSFiles()
+	if err != nil {
+		return err
+	}
+	for k, v := range tlsFiles {
+		settings[k] = v
+	}
 	for k, v := range pg.opts.Settings {
 		settings[k] = v
 	}
@@ -163,6 +176,37 @@ func (pg *PG) writeConfig() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(pg.DataDir, "pg_hba.conf"), []byte(pgHBA), 0o600)
+}
+
+// copyTLSFiles copies the TLS files of the options into the data directory, owned by
+// the server's user with mode 0600, and returns the settings that name them.
+func (pg *PG) copyTLSFiles() (map[string]string, error) {
+	settings := map[string]string{}
+	for _, f := range []struct{ src, name, setting string }{
+		{pg.opts.TLSCert, "server.crt", "ssl_cert_file"},
+		{pg.opts.TLSKey, "server.key", "ssl_key_file"},
+		{pg.opts.TLSClientCA, "client_ca.crt", "ssl_ca_file"},
+	} {
+		if f.src == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			return nil, err
+		}
+		dst := filepath.Join(pg.DataDir, f.name)
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			return nil, err
+		}
+		if err := chownTo(dst, pgUser); err != nil {
+			return nil, err
+		}
+		settings[f.setting] = "'" + f.name + "'"
+	}
+	if len(settings) > 0 {
+		settings["ssl"] = "on"
+	}
+	return settings, nil
 }
 
 // Start starts the server if it is stopped and waits until it accepts

@@ -158,7 +158,10 @@ func (s setup) yamlFor(p *testenv.PG, db, listen string) string {
 	default:
 		u.User = url.UserPassword(user, pw)
 	}
-	q := "sslmode=disable&connection_limit=" + strconv.Itoa(size)
+	q := "connection_limit=" + strconv.Itoa(size)
+	if !strings.Contains(s.URLParams, "sslmode=") {
+		q = "sslmode=disable&" + q
+	}
 	if s.URLParams != "" {
 		q += "&" + s.URLParams
 	}
