@@ -214,11 +214,3 @@ func (a *Adapter) acquireError(err error) *Error {
 	return &Error{Severity: "FATAL", Code: CodeConnectionFailure, Message: "server connection failed: " + err.Error(), Err: err}
 }
 
-// resetQuery returns the statement that resets a server connection of the session's
-// pool.
-func (a *Adapter) resetQuery(s *proxy.Session) string {
-	if q := s.Pool().ResetQuery; q != "" {
-		return q
-	}
-	return a.cfg.DefaultResetQuery
-}

@@ -196,7 +196,7 @@ func (c *relay) warnDirty(what string) []byte {
 	b, _ := (&pgproto3.NoticeResponse{
 		Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
 		Message: "motorpool: " + what + " does not survive transaction pooling",
-		Detail:  "This session state lasts only while this client holds its server connection; the connection is reset (DISCARD ALL) before its next use.",
+		Detail:  "This session state lasts only while this client holds its server connection; the connection is reset before its next use.",
 		Hint:    "Use pool_mode: session for this client (a service matched by its user or application_name can have its own mode).",
 	}).Encode(nil)
 	return b

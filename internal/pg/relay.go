@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -404,11 +405,7 @@ func (r *relay) bind(ctx context.Context) (*ServerConn, error) {
 	r.unnamedHere = false
 	var pre []byte
 	if sc.dirty {
-		sc.q.push(expectation{kind: expectQuery, drop: true})
-		pre = appendQuery(pre, r.a.resetQuery(r.sess))
-		sc.settings.clear()
-		sc.prepared.clear()
-		sc.dirty = false
+		pre = r.appendReset(sc, pre) // never dirty without a reset query: see release
 	}
 	q := syncStatements(sc.settings, &r.settings)
 	if r.probe != nil {
@@ -510,11 +507,7 @@ func (r *relay) finish() {
 		out = append(out, rollbackMsg...)
 	}
 	if r.sess.Mode() == proxy.ModeSession || sc.dirty {
-		sc.q.push(expectation{kind: expectQuery, drop: true})
-		out = appendQuery(out, r.a.resetQuery(r.sess))
-		sc.settings.clear()
-		sc.prepared.clear()
-		sc.dirty = false
+		out = r.appendReset(sc, out)
 	}
 	if len(out) == 0 {
 		lease := sc.unbindLocked()
@@ -581,10 +574,50 @@ func (sc *ServerConn) unbindLocked() proxy.Lease {
 	return lease
 }
 
+// appendReset appends to out the statements that reset sc for its next client, with
+// their expectations, and forgets the session state they clear. Called with sc.mu held.
+//
+// The pool's reset_query runs first. Unless it is DISCARD ALL, RESET ALL and
+// DEALLOCATE ALL follow it, so that motorpool's record of the connection's settings
+// and prepared statements stays true whatever the query does. An empty reset_query
+// resets nothing: a connection left dirty is then closed when released.
+func (r *relay) appendReset(sc *ServerConn, out []byte) []byte {
+	q := r.sess.Pool().ResetQuery
+	if q == "" {
+		return out
+	}
+	qs := []string{q}
+	if !isDiscardAll(q) {
+		qs = append(qs, "RESET ALL", "DEALLOCATE ALL")
+	}
+	for _, q := range qs {
+		sc.q.push(expectation{kind: expectQuery, drop: true})
+		out = appendQuery(out, q)
+	}
+	sc.settings.clear()
+	sc.prepared.clear()
+	sc.dirty = false
+	return out
+}
+
+// isDiscardAll reports whether q is DISCARD ALL, in any case, with blanks or a
+// semicolon around it.
+func isDiscardAll(q string) bool {
+	f := strings.Fields(strings.ToUpper(strings.TrimRight(strings.TrimSpace(q), "; \t\n")))
+	return len(f) == 2 && f[0] == "DISCARD" && f[1] == "ALL"
+}
+
 // release returns the connection to its pool, or, while a cancel request for it is in
-// flight, leaves that to the cancel.
+// flight, leaves that to the cancel. A dirty connection is reset by the next client to
+// bind it (see bind), or, when its pool has no reset_query, closed instead: its state
+// must not reach another client.
 func (sc *ServerConn) release(s *proxy.Session, lease proxy.Lease) {
 	sc.mu.Lock()
+	if sc.dirty && s.Pool().ResetQuery == "" {
+		sc.mu.Unlock()
+		s.Destroy(lease, errors.New("session state left behind and no reset_query to clear it"))
+		return
+	}
 	if sc.cancels > 0 {
 		sc.releaseAfterCancel, sc.pendingLease, sc.pendingSess = true, lease, s
 		sc.mu.Unlock()

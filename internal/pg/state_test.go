@@ -49,6 +49,53 @@ func TestServerConnectionsAreCleanForTheNextClient(t *testing.T) {
 		b := e.connect()
 		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SHOW work_mem")))
 	})
+	t.Run("a reset_query other than DISCARD ALL is followed by RESET ALL and DEALLOCATE ALL", func(t *testing.T) {
+		t.Parallel()
+		e := scripted(t, envOptions{limit: 1, database: "    reset_query: SELECT pg_advisory_unlock_all()"}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery("LISTEN c"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("LISTEN")}, readyI),
+			pgtest.ExpectQuery("SELECT pg_advisory_unlock_all()"), pgtest.Send(select1, readyI),
+			pgtest.ExpectQuery("RESET ALL"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("RESET")}, readyI),
+			pgtest.ExpectQuery("DEALLOCATE ALL"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("DEALLOCATE ALL")}, readyI),
+			pgtest.ExpectQuery("SELECT 1"), pgtest.Send(select1, readyI),
+		})
+		a := e.connect()
+		assert.Equal(t, "CommandComplete NoticeResponse ReadyForQuery(I)", types(a.query("LISTEN c")))
+		b := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")), "the reset's answers are not relayed")
+	})
+	t.Run("with an empty reset_query a dirty connection is closed, not handed on", func(t *testing.T) {
+		t.Parallel()
+		e := scripted(t, envOptions{limit: 1, database: `    reset_query: ""`}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery("LISTEN c"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("LISTEN")}, readyI),
+			pgtest.ExpectType('X'),
+		}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery("SELECT 1"), pgtest.Send(select1, readyI),
+		})
+		a := e.connect()
+		assert.Equal(t, "CommandComplete NoticeResponse ReadyForQuery(I)", types(a.query("LISTEN c")))
+		b := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")))
+	})
+	t.Run("in session mode an empty reset_query resets nothing but the settings motorpool follows", func(t *testing.T) {
+		t.Parallel()
+		e := scripted(t, envOptions{limit: 1, mode: "session", database: `    reset_query: ""`}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery(";"), pgtest.Send(emptyQuery, readyI), // a's login
+			pgtest.ExpectQuery("SET work_mem = '1MB'"), pgtest.Send(setDone, readyI),
+			// b's login, on the same connection: b's settings are applied, as on any
+			// connection with other settings.
+			pgtest.ExpectQuery(`RESET "work_mem";;`), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("RESET")}, emptyQuery, readyI),
+			pgtest.ExpectQuery("SHOW work_mem"), pgtest.Send(select1, readyI),
+		})
+		a := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(a.query("SET work_mem = '1MB'")))
+		a.close()
+		b := e.connect()
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SHOW work_mem")))
+	})
 	t.Run("statement mode refuses a transaction block and rolls it back", func(t *testing.T) {
 		t.Parallel()
 		e := scripted(t, envOptions{limit: 1, mode: "statement"}, pgtest.Script{
