@@ -386,6 +386,9 @@ func (r *relay) lock(ctx context.Context) (*ServerConn, error) {
 		}
 		sc.mu.Lock()
 		if sc.client == r {
+			if r.sess.Mode() == proxy.ModeSession {
+				r.sess.SetBetweenTransactions(false) // a request is on its way
+			}
 			return sc, nil
 		}
 		sc.mu.Unlock() // released by its pump meanwhile
@@ -664,7 +667,14 @@ func (sc *ServerConn) settleFromPump() {
 		sc.mu.Unlock()
 		c.abort(Fatalf(CodeFeatureNotSupported, "transaction blocks are not allowed in statement pooling mode"), nil)
 	default:
+		between := c.sess.Mode() == proxy.ModeSession && sc.tx == txIdle
 		sc.mu.Unlock()
+		if between {
+			c.sess.SetBetweenTransactions(true)
+			if c.sess.Draining() {
+				c.abort(Fatalf(CodeAdminShutdown, "terminating connection because motorpool is shutting down"), nil)
+			}
+		}
 	}
 }
 

@@ -49,6 +49,9 @@ type Client struct {
 	over   bool   // accepted beyond max_client_connections: refused at login
 
 	state atomic.Uint32 // ClientState
+	// between is set while a client holding a server connection for its session is
+	// between transactions: a shutdown ends it as it ends an idle client.
+	between atomic.Bool
 
 	mu                                sync.Mutex // protects the fields below
 	database, user, application, pool string

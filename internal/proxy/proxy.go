@@ -203,8 +203,8 @@ func (p *Proxy) serve(c *Client) {
 }
 
 // Shutdown drains the proxy: it stops accepting, ends clients that hold no server
-// connection, lets the others finish their transaction, and waits for them until ctx
-// ends; then it closes everything.
+// connection or are between transactions of a session, lets the others finish their
+// transaction, and waits for them until ctx ends; then it closes everything.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.draining.Store(true)
 	p.closeListeners()
@@ -214,7 +214,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		busy := 0
 		p.mu.Lock()
 		for _, c := range p.clients {
-			if st := c.State(); st == StateIdle || st == StateLogin {
+			if st := c.State(); st == StateIdle || st == StateLogin || c.between.Load() {
 				c.Conn.Close()
 			} else {
 				busy++

@@ -92,6 +92,12 @@ func (s *Session) count(l Lease) {
 	}
 }
 
+// SetBetweenTransactions tells the proxy whether a client that keeps its server
+// connection between transactions (session mode) is between two now, with nothing
+// asked of the server: a shutdown ends such a client at once, as it ends an idle one.
+// Safe to call from any goroutine.
+func (s *Session) SetBetweenTransactions(v bool) { s.client.between.Store(v) }
+
 // Draining reports whether the proxy is shutting down: the adapter should end the
 // client once it holds no server connection.
 func (s *Session) Draining() bool { return s.client.proxy.draining.Load() }

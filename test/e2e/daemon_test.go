@@ -268,6 +268,42 @@ func TestSIGTERMDrainsAndSIGINTExitsAtOnce(t *testing.T) {
 		}
 	})
 
+	t.Run("SIGTERM in session mode", func(t *testing.T) {
+		// A session-mode client holds its server connection between transactions:
+		// draining ends it there, and lets one inside a transaction finish first.
+		sessionCfg := filepath.Join(t.TempDir(), "session.yaml")
+		writeConfig(t, sessionCfg, setup{PoolSize: 2, Mode: "session"}, p, db)
+		d := startDaemon(t, sessionCfg, "--drain-timeout", "10m")
+		busy := holdTransactions(t, d.Addr, db, 1)[0]
+		if _, err := busy.Exec(ctx, "INSERT INTO drained VALUES (4)"); err != nil {
+			t.Fatal(err)
+		}
+		idle := connect(t, dsn(d.Addr, appUser, appPassword, db, ""))
+		queryInt(t, idle, "SELECT 1")
+
+		d.signal(t, syscall.SIGTERM)
+		eventually(t, time.Minute, "the client between transactions ended", func() error {
+			if _, err := idle.Exec(ctx, "SELECT 1"); err == nil {
+				return errors.New("still served")
+			}
+			return nil
+		})
+		if _, err := busy.Exec(ctx, "INSERT INTO drained VALUES (5)"); err != nil {
+			t.Fatalf("the running transaction was cut while draining: %v", err)
+		}
+		if err := busy.Commit(ctx); err != nil {
+			t.Fatalf("commit while draining: %v", err)
+		}
+		// With a ten-minute drain timeout, only ending the client after its commit
+		// lets motorpool exit within the minute.
+		if err := d.wait(t, time.Minute); err != nil {
+			t.Fatalf("motorpool exited with %v after draining", err)
+		}
+		if n := queryInt(t, direct, "SELECT count(*) FROM drained WHERE x IN (4, 5)"); n != 2 {
+			t.Fatalf("%d rows of the drained transaction committed, want 2", n)
+		}
+	})
+
 	t.Run("SIGINT", func(t *testing.T) {
 		d := startDaemon(t, cfg, "--drain-timeout", "10m")
 		busy := holdTransactions(t, d.Addr, db, 1)[0]
