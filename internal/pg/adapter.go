@@ -17,9 +17,10 @@ import (
 // Config configures the client-facing side of the PostgreSQL adapter.
 type Config struct {
 	// TLS is the server certificate configuration for clients that send an
-	// SSLRequest. Nil answers 'N' (no TLS).
+	// SSLRequest. Nil answers 'N' (no TLS). Adapter.SetTLS replaces it.
 	TLS *tls.Config
 	// RequireTLS refuses clients that do not encrypt (FATAL 28000).
+	// Adapter.SetTLS replaces it.
 	RequireTLS bool
 	// LoginTimeout bounds the time from accept to the end of authentication. Zero
 	// means one minute.
@@ -37,6 +38,7 @@ type Config struct {
 // Adapter is motorpool's PostgreSQL protocol adapter. It implements proxy.Protocol.
 type Adapter struct {
 	cfg Config
+	tls atomic.Pointer[clientTLS] // cfg.TLS and cfg.RequireTLS, until SetTLS
 
 	stmts statements // every distinct prepared statement seen, by server-side name
 
@@ -59,8 +61,24 @@ func New(cfg Config) *Adapter {
 		cfg.DefaultResetQuery = "DISCARD ALL"
 	}
 	a := &Adapter{cfg: cfg, cancels: make(map[cancelKey]*relay)}
+	a.SetTLS(cfg.TLS, cfg.RequireTLS)
 	a.nextPID.Store(1 << 30) // far from real process IDs, for tidiness only
 	return a
+}
+
+// clientTLS is what the adapter offers clients that ask for TLS, and whether it
+// refuses those that do not.
+type clientTLS struct {
+	conf    *tls.Config // nil answers SSLRequest with 'N'
+	require bool
+}
+
+// SetTLS replaces Config.TLS and Config.RequireTLS for the clients that connect
+// from now on; those already past their startup keep what they negotiated. A nil
+// conf refuses TLS; with require, it then refuses every client. It is safe to call
+// while the adapter serves (configuration reload).
+func (a *Adapter) SetTLS(conf *tls.Config, require bool) {
+	a.tls.Store(&clientTLS{conf: conf, require: require})
 }
 
 var _ proxy.Protocol = (*Adapter)(nil)
@@ -135,8 +153,10 @@ func (r *relay) refuseLogin(err error) error {
 }
 
 // negotiate reads startup packets until a StartupMessage: it answers SSLRequest and
-// GSSENCRequest and serves a CancelRequest.
+// GSSENCRequest and serves a CancelRequest. The TLS settings are those current when
+// the client's first packet is read, for all its packets.
 func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
+	ct := a.tls.Load()
 	for {
 		p, err := readStartupPacket(r.conn)
 		if err != nil {
@@ -144,7 +164,7 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 		}
 		switch p.code {
 		case codeSSL:
-			if err := a.startTLS(r); err != nil {
+			if err := a.startTLS(r, ct.conf); err != nil {
 				return nil, err
 			}
 		case codeGSSEnc:
@@ -159,7 +179,7 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, encrypted := r.conn.(*tls.Conn); a.cfg.RequireTLS && !encrypted {
+			if _, encrypted := r.conn.(*tls.Conn); ct.require && !encrypted {
 				return nil, Fatalf(CodeInvalidAuthorization, "SSL is required: connect with sslmode=require")
 			}
 			return sp, nil
@@ -167,18 +187,20 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 	}
 }
 
-func (a *Adapter) startTLS(r *relay) error {
+// startTLS answers the client's SSLRequest: 'N' when conf is nil, else 'S' and
+// the handshake.
+func (a *Adapter) startTLS(r *relay, conf *tls.Config) error {
 	if _, encrypted := r.conn.(*tls.Conn); encrypted {
 		return Fatalf(CodeProtocolViolation, "SSLRequest on an encrypted connection")
 	}
-	if a.cfg.TLS == nil {
+	if conf == nil {
 		_, err := r.conn.Write([]byte{'N'})
 		return err
 	}
 	if _, err := r.conn.Write([]byte{'S'}); err != nil {
 		return err
 	}
-	tc := tls.Server(r.conn, a.cfg.TLS)
+	tc := tls.Server(r.conn, conf)
 	if err := tc.Handshake(); err != nil {
 		return err
 	}
