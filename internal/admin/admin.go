@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,7 +31,7 @@ type Options struct {
 	Controls Controls
 	// Token, when set, must be presented as "Authorization: Bearer TOKEN" to
 	// the HTTP endpoints that change state; without one those endpoints are
-	// refused.
+	// refused. Admin.SetToken replaces it.
 	Token string
 	// Log receives alert transitions and admin operations. Nil discards.
 	Log *slog.Logger
@@ -43,7 +44,7 @@ type Admin struct {
 	mon      *monitor.Monitor
 	version  string
 	controls Controls
-	token    string
+	token    atomic.Pointer[string] // Options.Token, until SetToken
 	log      *slog.Logger
 
 	reg *prometheus.Registry
@@ -58,8 +59,9 @@ func New(o Options) *Admin {
 	}
 	a := &Admin{
 		px: o.Proxy, mon: o.Monitor, version: o.Version, controls: o.Controls,
-		token: o.Token, log: o.Log,
+		log: o.Log,
 	}
+	a.SetToken(o.Token)
 	a.obs = newObserver()
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(a.obs, &poolCollector{a: a},
@@ -67,6 +69,11 @@ func New(o Options) *Admin {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})) // process_open_fds, CPU, RSS
 	return a
 }
+
+// SetToken replaces Options.Token for the requests that arrive from now on: the
+// old token stops working (configuration reload). An empty token refuses the
+// state-changing endpoints.
+func (a *Admin) SetToken(token string) { a.token.Store(&token) }
 
 // Observer returns the proxy observer that records transaction and query
 // durations for the metrics and the monitor.

@@ -421,6 +421,41 @@ func TestHTTPTokenAndControls(t *testing.T) {
 	}
 }
 
+// TestSetToken: a token replaced while serving (configuration reload) refuses
+// the old one at once; an emptied token refuses every state-changing request.
+func TestSetToken(t *testing.T) {
+	a, _ := newTestAdmin(t, "old")
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	status := func(token string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/resume", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	steps := []struct {
+		set            string
+		oldGot, newGot int
+	}{
+		{set: "old", oldGot: 200, newGot: 401},
+		{set: "new", oldGot: 401, newGot: 200},
+		{set: "", oldGot: 403, newGot: 403},
+	}
+	for _, s := range steps {
+		a.SetToken(s.set)
+		if got := status("old"); got != s.oldGot {
+			t.Errorf("token %q: the old one got %d, want %d", s.set, got, s.oldGot)
+		}
+		if got := status("new"); got != s.newGot {
+			t.Errorf("token %q: the new one got %d, want %d", s.set, got, s.newGot)
+		}
+	}
+}
+
 func TestHolderClient(t *testing.T) {
 	for in, want := range map[string]uint64{"client 42 127.0.0.1:5555": 42, "": 0, "someone": 0, "client x": 0} {
 		if got := holderClient(in); got != want {

@@ -60,12 +60,13 @@ func (a *Admin) Handler() http.Handler {
 // Without a configured token, state-changing endpoints are refused.
 func (a *Admin) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.token == "" {
+		token := *a.token.Load()
+		if token == "" {
 			writeError(w, http.StatusForbidden, "state-changing endpoints need admin.token to be set")
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="motorpool"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
