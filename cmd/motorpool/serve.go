@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -60,7 +61,8 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 	}
 	var level slog.LevelVar
 	level.Set(cfg.Log.Level)
-	log := newLogger(stderr, cfg.Log.Format, &level)
+	logs := newLogSwitch(stderr, cfg.Log.Format, &level)
+	log := logs.Logger()
 	clientTLS, err := loadTLS(cfg.TLS)
 	if err != nil {
 		return err
@@ -76,7 +78,11 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 		return err
 	}
 
+	var console *admin.Admin // set before anything can reload
+	var reloading sync.Mutex // the watcher, SIGHUP and the admin API may reload at once
 	reload := func(why string) error {
+		reloading.Lock()
+		defer reloading.Unlock()
 		next, err := config.Load(file)
 		if err != nil {
 			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)
@@ -86,19 +92,30 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 		if changes.Empty() {
 			return nil
 		}
+		// Loaded before anything is applied: a certificate that cannot be read
+		// rejects the whole reload.
+		nextTLS, err := loadTLS(next.TLS)
+		if err != nil {
+			log.Error("configuration rejected: cannot load tls.cert and tls.key; the running one keeps serving", "file", file, "why", why, "err", err)
+			return err
+		}
 		if err := px.Reload(next); err != nil {
 			log.Error("reload failed; the running configuration keeps serving", "err", err)
 			return err
 		}
+		adapter.SetTLS(nextTLS, next.TLS.Mode == config.TLSRequire)
+		console.SetToken(string(next.Admin.Token))
 		level.Set(next.Log.Level)
+		logs.SetFormat(next.Log.Format)
 		log.Info("configuration reloaded", "why", why, "changes", changes.String())
 		return nil
 	}
 	shutdown := make(chan struct{}, 1) // the admin console's SHUTDOWN
-	adm, err := startAdmin(cfg, px, log, admin.Controls{
+	console = newAdmin(cfg, px, log, admin.Controls{
 		Reload:   func() error { return reload("RELOAD") },
 		Shutdown: func() { trySend(shutdown) },
 	})
+	adm, err := serveAdmin(console, cfg.Admin.Listen, log)
 	if err != nil {
 		ln.Close()
 		px.Close()
@@ -176,14 +193,6 @@ func loadOrReport(stderr io.Writer, file string) (*config.Config, error) {
 		fmt.Fprintf(stderr, "warning: %v\n", w)
 	}
 	return cfg, nil
-}
-
-func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // loadTLS returns the client-facing TLS configuration, nil when disabled.

@@ -21,16 +21,27 @@ type adminRunning struct {
 }
 
 // startAdmin installs the admin console and observer on px, starts the
-// monitor's sampler and serves the admin HTTP API on admin.listen. It fails
-// if the address cannot be bound.
+// monitor's sampler and serves the admin HTTP API on admin.listen: newAdmin
+// then serveAdmin. It fails if the address cannot be bound.
 func startAdmin(cfg *config.Config, px *proxy.Proxy, log *slog.Logger, controls admin.Controls) (*adminRunning, error) {
+	return serveAdmin(newAdmin(cfg, px, log, controls), cfg.Admin.Listen, log)
+}
+
+// newAdmin returns the admin console of px, installed with its observer.
+func newAdmin(cfg *config.Config, px *proxy.Proxy, log *slog.Logger, controls admin.Controls) *admin.Admin {
 	adm := admin.New(admin.Options{
 		Proxy: px, Monitor: monitor.New(monitor.Options{}), Version: version,
 		Controls: controls, Token: string(cfg.Admin.Token), Log: log,
 	})
 	px.SetConsole(adm)
 	px.SetObserver(adm.Observer())
-	hs, err := admin.Listen(cfg.Admin.Listen, adm.Handler())
+	return adm
+}
+
+// serveAdmin starts adm's sampler and serves its HTTP API on listen. It fails
+// if the address cannot be bound.
+func serveAdmin(adm *admin.Admin, listen string, log *slog.Logger) (*adminRunning, error) {
+	hs, err := admin.Listen(listen, adm.Handler())
 	if err != nil {
 		return nil, err
 	}
