@@ -37,6 +37,8 @@ func TestWarnings(t *testing.T) {
 			[]string{"test.yaml:1:14: tls: mode allow without cert and key: clients asking for TLS are refused it"}},
 		{"server TLS files with sslmode disable", "auth: { type: trust }\ndatabases:\n  db: { url: \"postgresql://h/db?sslmode=disable&sslrootcert=ca.pem\" }\n",
 			[]string{"test.yaml:3:14: databases.db.url: sslrootcert, sslcert and sslkey are ignored with sslmode=disable"}},
+		{"no URL user with hashed passwords", "auth: { type: md5, users: { app: { password: md5" + "0123456789abcdef0123456789abcdef }, dev: { password: pw } } }\ndatabases:\n  db: { url: \"postgresql://h/db\" }\n",
+			[]string{"test.yaml:3:14: databases.db.url: no user in the URL: clients log in to the server as themselves, with the cleartext password of auth.users, which app do not have (a hash cannot be sent on): the server must trust them, or put a user and password in the URL"}},
 		{"admin open without token", "admin: { listen: 0.0.0.0:8080 }\nauth: { type: trust }\n" + okDB,
 			[]string{"test.yaml:1:18: admin.listen: the admin API listens beyond this machine without a token; set admin.token"}},
 		{"admin user unknown", "admin: { users: [root] }\nauth: { users: { app: { password: pw } } }\n" + okDB,

@@ -18,6 +18,7 @@ func (d *decoder) validate(s *source) {
 		db := src.db
 		d.validatePool("databases."+db.Name, db.Pos, db.Pool, db.Origins)
 		d.validateServerTLS(db, src.urlPos)
+		d.validateServerLogin(s.cfg, db, src.urlPos)
 	}
 	for _, src := range s.services {
 		d.validateService(s, src)
@@ -81,6 +82,26 @@ func (d *decoder) validateServerTLS(db *Database, pos Pos) {
 		d.errorAt(pos, key, "give both sslcert and sslkey, or neither")
 	case db.URL.SSLMode == SSLDisable && (o["sslrootcert"] != "" || o["sslcert"] != ""):
 		d.warnAt(pos, key, "sslrootcert, sslcert and sslkey are ignored with sslmode=disable")
+	}
+}
+
+// validateServerLogin warns when a URL without a user makes motorpool log in to the
+// server as each client with a password it does not have: only a cleartext password
+// in auth.users can be sent on.
+func (d *decoder) validateServerLogin(cfg *Config, db *Database, pos Pos) {
+	if db.URL.User != "" || db.URL.Provider != ProviderPostgres {
+		return
+	}
+	var hashed []string
+	for _, u := range cfg.Auth.Users {
+		if u.Password != "" && u.Password.PasswordKind() != PasswordCleartext {
+			hashed = append(hashed, u.Name)
+		}
+	}
+	if len(hashed) > 0 {
+		d.warnAt(pos, "databases."+db.Name+".url", "no user in the URL: clients log in to the server as themselves, "+
+			"with the cleartext password of auth.users, which %s do not have (a hash cannot be sent on): "+
+			"the server must trust them, or put a user and password in the URL", strings.Join(hashed, ", "))
 	}
 }
 
