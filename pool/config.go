@@ -23,7 +23,8 @@ const (
 
 // Config configures a Pool. Only Dial is required. For the durations, zero
 // means the documented default and a negative value turns the feature off;
-// New applies the defaults in one place (see the Default constants).
+// New applies the defaults in one place (see the Default constants). The
+// fields named in Settings can be changed at runtime with Reconfigure.
 type Config[C any] struct {
 	// Dial opens a connection. It always runs on a pool goroutine, never on an
 	// acquirer's: an acquirer that gives up does not cancel the dial, and the
@@ -57,14 +58,15 @@ type Config[C any] struct {
 
 	// MinSize is the number of connections kept open even when idle; the pool
 	// dials in the background to reach it, up to the effective maximum. Zero
-	// keeps none warm. Negative is an error. Change it at runtime with Resize.
+	// keeps none warm. Negative is an error. Change it at runtime with Resize
+	// or Reconfigure.
 	MinSize int
 
 	// MaxSize is the most connections the pool opens, counting those being
 	// dialed and those being closed. The effective maximum is
 	// min(MaxSize, limit), the limit being set by SetLimit. Zero means
 	// DefaultMaxSize; negative or below MinSize is an error. Change it at
-	// runtime with Resize.
+	// runtime with Resize or Reconfigure.
 	MaxSize int
 
 	// AcquireTimeout is the pool's own bound on how long an acquire waits for

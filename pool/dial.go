@@ -42,9 +42,13 @@ func (p *Pool[C]) failingLocked() bool {
 // backoff after failures.
 func (p *Pool[C]) dialLoop(e *entry[C]) {
 	defer p.wg.Done()
-	for p.proceed(e) {
+	for {
+		timeout, ok := p.proceed(e)
+		if !ok {
+			return
+		}
 		start := p.clock.read()
-		conn, err := p.dial(e.id)
+		conn, err := p.dial(e.id, timeout)
 		now := p.clock.read()
 		p.mu.Lock()
 		if err == nil {
@@ -62,9 +66,9 @@ func (p *Pool[C]) dialLoop(e *entry[C]) {
 }
 
 // proceed waits out the dial backoff, then reports whether e should still be
-// dialed. If not (the pool closed, or nobody needs the connection any more) it
-// unregisters e.
-func (p *Pool[C]) proceed(e *entry[C]) bool {
+// dialed, and within what ConnectTimeout. If not (the pool closed, or nobody
+// needs the connection any more) it unregisters e.
+func (p *Pool[C]) proceed(e *entry[C]) (timeout time.Duration, ok bool) {
 	now := p.clock.read()
 	p.mu.Lock()
 	pause := time.Duration(p.dialing.retryAt - now)
@@ -81,9 +85,9 @@ func (p *Pool[C]) proceed(e *entry[C]) bool {
 	defer p.unlock()
 	if !p.wantLocked(len(p.conns)-1, p.count[StateCreating]-1) {
 		p.unregisterLocked(e)
-		return false
+		return 0, false
 	}
-	return true
+	return p.cfg.ConnectTimeout, true
 }
 
 // connIDKey is the context key of the connection ID in Dial's context.
@@ -97,11 +101,11 @@ func DialConnID(ctx context.Context) (id uint64, ok bool) {
 	return id, ok
 }
 
-func (p *Pool[C]) dial(id uint64) (C, error) {
+func (p *Pool[C]) dial(id uint64, timeout time.Duration) (C, error) {
 	ctx := context.WithValue(p.ctx, connIDKey{}, id)
-	if t := p.cfg.ConnectTimeout; t > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	return p.cfg.Dial(ctx)

@@ -5,8 +5,8 @@
 // It is mechanism only. It knows nothing of any protocol, does not log, and
 // exports no metrics; it exposes a Stats snapshot, a connection listing
 // (Conns) and an event hook (Config.OnEvent), and the hooks that sizing and
-// budget policies drive (Resize, SetLimit). It uses only the standard
-// library.
+// budget policies drive (Resize, SetLimit), and Reconfigure to change
+// sizes and timeouts at runtime. It uses only the standard library.
 //
 // # Leases
 //

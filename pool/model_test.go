@@ -18,11 +18,12 @@ import (
 )
 
 // TestModel drives a pool through random sequences of acquires, releases,
-// destroys, cancellations, resizes, limits, clock advances, backend outages,
-// lease misuse and Close, checking after every step that:
+// destroys, cancellations, resizes, reconfigurations, limits, clock advances,
+// backend outages, lease misuse and Close, checking after every step that:
 //
 //   - the pool never grows above its maximum, and never goes idle, cold or
 //     stuck while someone waits (no lost wake-ups);
+//   - no acquire waits past its AcquireTimeout;
 //   - no connection is held by two leases, and every lease's connection is open;
 //   - waiters are served in arrival order;
 //   - statistics, the connection listing, the events and the fake backend agree;
@@ -59,6 +60,7 @@ func TestModel(t *testing.T) {
 				"destroy":   m.destroy,
 				"cancel":    m.cancel,
 				"resize":    m.resize,
+				"configure": m.reconfigure,
 				"limit":     m.limit,
 				"advance":   m.advance,
 				"breakIdle": m.breakIdle,
@@ -105,6 +107,7 @@ type model struct {
 	minSize   int
 	maxSize   int
 	limitN    int
+	maxAge    time.Duration // the longest lifetime a connection may have been given
 }
 
 type held struct {
@@ -121,6 +124,10 @@ type pending struct {
 	cancel   context.CancelFunc
 	canceled bool
 	ch       <-chan acquireResult
+	started  time.Time
+	// The AcquireTimeout when it started, and the shortest ConnectTimeout
+	// since: the bounds its wait may end at.
+	acquireTimeout, connectTimeout time.Duration
 }
 
 func newModel(rt *rapid.T) *model {
@@ -151,6 +158,7 @@ func newModel(rt *rapid.T) *model {
 		m.cfg.Reset = m.b.reset
 	}
 	m.bound = m.maxSize
+	m.maxAge = m.cfg.MaxLifetime + max(m.cfg.MaxLifetimeJitter, 0)
 	p, err := pool.New(m.cfg)
 	if err != nil {
 		rt.Fatal(err)
@@ -203,7 +211,8 @@ func (m *model) acquire(t *rapid.T) {
 	m.skipIfClosed(t)
 	m.seq++
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &pending{seq: m.seq, holder: fmt.Sprintf("client %d", m.seq), cancel: cancel}
+	w := &pending{seq: m.seq, holder: fmt.Sprintf("client %d", m.seq), cancel: cancel, started: time.Now(),
+		acquireTimeout: m.cfg.AcquireTimeout, connectTimeout: m.cfg.ConnectTimeout}
 	w.ch = goAcquire(ctx, m.p, w.holder)
 	m.pending = append(m.pending, w)
 	m.settle(t)
@@ -264,6 +273,31 @@ func (m *model) resize(t *rapid.T) {
 	m.minSize, m.maxSize = minSize, maxSize
 	m.raiseBound(m.effMax())
 	if err := m.p.Resize(minSize, maxSize); err != nil {
+		t.Fatal(err)
+	}
+	m.settle(t)
+}
+
+func (m *model) reconfigure(t *rapid.T) {
+	m.skipIfClosed(t)
+	s := m.cfg.Settings()
+	s.MaxSize = rapid.IntRange(1, 5).Draw(t, "newMax")
+	s.MinSize = rapid.IntRange(0, s.MaxSize).Draw(t, "newMin")
+	s.AcquireTimeout = rapid.SampledFrom([]time.Duration{time.Second, 5 * time.Second, 30 * time.Second}).Draw(t, "newAcquireTimeout")
+	s.ConnectTimeout = rapid.SampledFrom([]time.Duration{500 * time.Millisecond, 2 * time.Second, 10 * time.Second}).Draw(t, "newConnectTimeout")
+	s.IdleTimeout = rapid.SampledFrom([]time.Duration{10 * time.Second, time.Minute, 5 * time.Minute}).Draw(t, "newIdleTimeout")
+	s.MaxLifetime = rapid.SampledFrom([]time.Duration{time.Minute, 10 * time.Minute}).Draw(t, "newMaxLifetime")
+	s.MaxLifetimeJitter = rapid.SampledFrom([]time.Duration{-1, s.MaxLifetime / 10}).Draw(t, "newJitter")
+	s.MaxConnecting = rapid.IntRange(1, 3).Draw(t, "newMaxConnecting")
+	m.minSize, m.maxSize = s.MinSize, s.MaxSize
+	m.cfg.AcquireTimeout, m.cfg.ConnectTimeout, m.cfg.IdleTimeout = s.AcquireTimeout, s.ConnectTimeout, s.IdleTimeout
+	m.cfg.MaxLifetime, m.cfg.MaxLifetimeJitter, m.cfg.MaxConnecting = s.MaxLifetime, s.MaxLifetimeJitter, s.MaxConnecting
+	m.maxAge = max(m.maxAge, s.MaxLifetime+max(s.MaxLifetimeJitter, 0))
+	for _, w := range m.pending {
+		w.connectTimeout = min(w.connectTimeout, s.ConnectTimeout)
+	}
+	m.raiseBound(m.effMax())
+	if err := m.p.Reconfigure(s); err != nil {
 		t.Fatal(err)
 	}
 	m.settle(t)
@@ -401,6 +435,11 @@ func (m *model) settle(t *rapid.T) {
 			}
 		}
 	}
+	for _, w := range still {
+		if d := time.Since(w.started); d > w.acquireTimeout {
+			t.Fatalf("acquire %d still waits after %v, AcquireTimeout %v", w.seq, d, w.acquireTimeout)
+		}
+	}
 	m.pending = still
 }
 
@@ -419,11 +458,11 @@ func (m *model) checkFailure(t *rapid.T, w *pending, err error) {
 			t.Fatalf("acquire %d: closed error on an open pool", w.seq)
 		}
 	case pool.FailExhausted:
-		if ae.Waited < m.cfg.AcquireTimeout {
-			t.Fatalf("acquire %d: exhausted after %v, AcquireTimeout is %v", w.seq, ae.Waited, m.cfg.AcquireTimeout)
+		if ae.Waited < w.acquireTimeout {
+			t.Fatalf("acquire %d: exhausted after %v, AcquireTimeout is %v", w.seq, ae.Waited, w.acquireTimeout)
 		}
 	case pool.FailUnreachable:
-		if !m.everDown || !errors.Is(err, errDown) || ae.Waited < m.cfg.ConnectTimeout {
+		if !m.everDown || !errors.Is(err, errDown) || ae.Waited < min(w.connectTimeout, w.acquireTimeout) {
 			t.Fatalf("acquire %d: unreachable (%v) after %v", w.seq, err, ae.Waited)
 		}
 	default:
@@ -515,7 +554,7 @@ func (m *model) check(t *rapid.T) {
 			t.Fatalf("lease of connection %d: connection changed or closed", h.id)
 		}
 	}
-	maxAge := m.cfg.MaxLifetime + max(m.cfg.MaxLifetimeJitter, 0)
+	maxAge := m.maxAge
 	for _, ci := range conns {
 		switch ci.State {
 		case pool.StateActive:

@@ -37,11 +37,15 @@ type Pool[C any] struct {
 	returning int         // entries validating because Reset runs: they come back
 	nextID    uint64      // last entry ID issued
 	waitsSeen uint64      // st.waits when the maintainer last ran
+	oldBounds uint64      // st.waits at the last Reconfigure of a wait bound
 	evq       []Event     // events not yet dispatched
 	evOff     bool        // the dispatcher has been told to stop
 	dialing   dialState   // dial failures and backoff
 
-	cfg   Config[C] // defaults applied; read-only (the sizes live above)
+	// cfg has the defaults applied. Its Settings fields are protected by mu
+	// (Reconfigure changes them; the sizes in force live above); the others
+	// are read-only.
+	cfg   Config[C]
 	clock clock
 
 	ctx         context.Context    // ends when Close begins; parent of dials, validations, resets

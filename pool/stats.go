@@ -22,8 +22,8 @@ type counters struct {
 // their AcquireTime histograms (Histogram.Sub), to get rates and
 // percentiles for the interval.
 type Stats struct {
-	MinSize int // minimum size in force (Config.MinSize or Resize)
-	MaxSize int // maximum size in force (Config.MaxSize or Resize)
+	MinSize int // minimum size in force (Config.MinSize, Resize or Reconfigure)
+	MaxSize int // maximum size in force (Config.MaxSize, Resize or Reconfigure)
 	Limit   int // external cap from SetLimit; -1 when none
 	Max     int // effective maximum: min(MaxSize, Limit)
 

@@ -21,10 +21,11 @@ func (p *Pool[C]) validateLocked(ctx context.Context, e *entry[C], holder string
 	p.setStateLocked(e, StateValidating)
 	p.wg.Add(1) // Close waits for this acquirer to settle e
 	defer p.wg.Done()
+	timeout := p.cfg.ValidationTimeout
 	p.unlock()
 
 	start := p.clock.read()
-	verr := p.check(ctx, p.cfg.Validate, p.cfg.ValidationTimeout, e.conn)
+	verr := p.check(ctx, p.cfg.Validate, timeout, e.conn)
 	now := p.clock.read()
 
 	p.mu.Lock()
@@ -61,12 +62,12 @@ func (p *Pool[C]) resetLocked(e *entry[C]) {
 	e.resetting = true
 	p.returning++
 	p.wg.Add(1)
-	go p.reset(e)
+	go p.reset(e, p.cfg.ResetTimeout)
 }
 
-func (p *Pool[C]) reset(e *entry[C]) {
+func (p *Pool[C]) reset(e *entry[C], timeout time.Duration) {
 	defer p.wg.Done()
-	err := p.check(p.ctx, p.cfg.Reset, p.cfg.ResetTimeout, e.conn)
+	err := p.check(p.ctx, p.cfg.Reset, timeout, e.conn)
 	now := p.clock.read()
 	p.mu.Lock()
 	defer p.unlock()

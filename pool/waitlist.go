@@ -17,10 +17,11 @@ type waiter[C any] struct {
 	e     *entry[C] // the connection handed over, now leased to this waiter
 	err   error     // or why the wait failed
 
-	start      int64 // clock reading when the wait began, for its bounds (Pool.mu)
-	began      int64 // exact reading just after, for the histogram; the waiter's own
-	deadline   int64 // AcquireTimeout passes; 0: none (Pool.mu)
-	checkpoint int64 // ConnectTimeout passes; 0: none or passed (Pool.mu)
+	start      int64  // clock reading when the wait began, for its bounds (Pool.mu)
+	began      int64  // exact reading just after, for the histogram; the waiter's own
+	deadline   int64  // AcquireTimeout passes; 0: none (Pool.mu)
+	checkpoint int64  // ConnectTimeout passes; 0: none or passed (Pool.mu)
+	seq        uint64 // Pool.st.waits when it joined the line (Pool.mu)
 	holder     string
 }
 
@@ -78,6 +79,7 @@ func (p *Pool[C]) waitLocked(ctx context.Context, holder string) (Lease[C], erro
 	}
 	p.waiters.pushBack(w)
 	p.st.waits++
+	w.seq = p.st.waits
 	if t := w.alarm(); t != 0 {
 		p.scheduleLocked(t)
 	}
@@ -115,7 +117,10 @@ func (w *waiter[C]) alarm() int64 {
 // expireWaitersLocked fails the waiters whose AcquireTimeout has passed, and
 // those whose ConnectTimeout has passed while dials fail, and returns when
 // the next bound passes. Bounds are start + a fixed timeout, so they grow
-// along the line and the scan stops at the first waiter not yet due.
+// along the line and the scan stops at the first waiter not yet due. Once
+// Reconfigure changes a timeout, a waiter may be due before those that joined
+// ahead of it, so the scan goes on past every waiter that joined before the
+// change.
 func (p *Pool[C]) expireWaitersLocked(now int64) int64 {
 	next := never
 	for w := p.waiters.front(); w != nil; {
@@ -140,7 +145,7 @@ func (p *Pool[C]) expireWaitersLocked(now int64) int64 {
 			if t := w.alarm(); t != 0 {
 				next = min(next, t)
 			}
-			if w.checkpoint != 0 || w.deadline == 0 {
+			if (w.checkpoint != 0 || w.deadline == 0) && w.seq > p.oldBounds {
 				return next // later waiters are due later
 			}
 		}
