@@ -10,20 +10,25 @@ type Effect uint8
 
 // The effects, from least to most disruptive.
 const (
-	// ApplyLive changes a setting in place: new limits and timeouts take
-	// effect for the next acquire, scaling decision or client.
+	// ApplyLive changes a setting in place, keeping the pool and its server
+	// connections: new sizes and timeouts take effect for the next acquire,
+	// dial or scaling decision (max_lifetime for server connections opened
+	// afterwards), settings read at login for the next client.
 	ApplyLive Effect = iota
-	// ApplyReconnect needs new server connections (the server address,
-	// credentials or session settings changed): existing ones are replaced
-	// as their clients release them; no client is dropped.
-	ApplyReconnect
+	// ApplyNewPool builds a new pool, with new server connections, for the
+	// clients that connect afterwards (the server address, credentials,
+	// session settings or pool mode changed). Clients already connected stay
+	// on the old pool until they disconnect; no client is dropped. The old
+	// pool's server connections stay open until its last client leaves, so
+	// the server may see both pools' connections meanwhile.
+	ApplyNewPool
 	// ApplyRestart needs a restart of the process (a listen address).
 	ApplyRestart
 )
 
-// String returns "live", "reconnect" or "restart".
+// String returns "live", "new pool" or "restart".
 func (e Effect) String() string {
-	return [...]string{"live", "reconnect", "restart"}[e]
+	return [...]string{"live", "new pool", "restart"}[e]
 }
 
 // Change is one setting that differs between two configurations. Old and
@@ -72,9 +77,8 @@ func (c Changes) Empty() bool {
 }
 
 // Effect returns the most disruptive effect of any change: ApplyRestart
-// when a listen address changed, ApplyReconnect when some pool needs new
-// server connections, ApplyLive otherwise. Adding and removing databases
-// and services is live.
+// when a listen address changed, ApplyNewPool when some pool is rebuilt,
+// ApplyLive otherwise. Adding and removing databases and services is live.
 func (c Changes) Effect() Effect {
 	e := ApplyLive
 	for _, ch := range c.Global {
@@ -210,11 +214,30 @@ func globalEffect(key string) Effect {
 }
 
 func objectEffect(key string) Effect {
+	if _, ok := specByName[Setting(key)]; ok {
+		return Setting(key).Effect()
+	}
 	switch {
 	case strings.HasPrefix(key, "url."), strings.HasPrefix(key, "session."),
 		key == "provider", key == "dbname", key == "sslmode", key == "reset_query", key == "database",
 		key == "server_cleartext_password":
-		return ApplyReconnect
+		return ApplyNewPool
 	}
 	return ApplyLive
+}
+
+// Effect returns how a running proxy applies a change of pool setting s.
+// Sizes and timeouts apply in place (ApplyLive), as do prepared_statements,
+// read when a client logs in, and priority and connection_pattern, which
+// only diagnostics read. pool_mode, and statement_timeout, which server
+// connections get at login, need a new pool (ApplyNewPool), as does any
+// setting not listed here.
+func (s Setting) Effect() Effect {
+	switch s {
+	case SettingMinConnections, SettingConnectionLimit, SettingMaxConnecting,
+		SettingPoolTimeout, SettingConnectTimeout, SettingIdleTimeout, SettingMaxLifetime,
+		SettingValidationTimeout, SettingPreparedStatements, SettingPriority, SettingConnectionPattern:
+		return ApplyLive
+	}
+	return ApplyNewPool
 }

@@ -42,14 +42,28 @@ func TestDiff(t *testing.T) {
 			}, c.ChangedServices)
 			assert.Equal(t, ApplyLive, c.Effect())
 		}},
-		{"password needs new server connections", replace("pw1", "pw2"), func(t *testing.T, c Changes) {
+		{"timeouts are live", replace("connection_limit=20", "connection_limit=20&pool_timeout=31&idle_timeout=60&max_connecting=3"), func(t *testing.T, c Changes) {
 			require.Len(t, c.ChangedDatabases, 1)
-			assert.Equal(t, []Change{{Key: "url.password", Old: "xxxxx", New: "xxxxx", Effect: ApplyReconnect}}, c.ChangedDatabases[0].Changes)
-			assert.Equal(t, ApplyReconnect, c.Effect())
+			for _, ch := range c.ChangedDatabases[0].Changes {
+				assert.Equal(t, ApplyLive, ch.Effect, ch.Key)
+			}
+			assert.Contains(t, c.String(), "database shop: pool_timeout 20s -> 31s (live)\n")
+			assert.Equal(t, ApplyLive, c.Effect())
 		}},
-		{"host needs new server connections", replace("@h1/", "@h2/"), func(t *testing.T, c Changes) {
+		{"pool mode needs a new pool", replace("connection_limit=20", "connection_limit=20&pool_mode=session"), func(t *testing.T, c Changes) {
+			require.Len(t, c.ChangedDatabases, 1)
+			assert.Equal(t, []Change{{Key: "pool_mode", Old: "transaction", New: "session", Effect: ApplyNewPool}}, c.ChangedDatabases[0].Changes)
+			assert.Contains(t, c.String(), "database shop: pool_mode transaction -> session (new pool)\n")
+			assert.Equal(t, ApplyNewPool, c.Effect())
+		}},
+		{"password needs a new pool", replace("pw1", "pw2"), func(t *testing.T, c Changes) {
+			require.Len(t, c.ChangedDatabases, 1)
+			assert.Equal(t, []Change{{Key: "url.password", Old: "xxxxx", New: "xxxxx", Effect: ApplyNewPool}}, c.ChangedDatabases[0].Changes)
+			assert.Equal(t, ApplyNewPool, c.Effect())
+		}},
+		{"host needs a new pool", replace("@h1/", "@h2/"), func(t *testing.T, c Changes) {
 			assert.Equal(t, "url.hosts", c.ChangedDatabases[0].Changes[0].Key)
-			assert.Equal(t, ApplyReconnect, c.Effect())
+			assert.Equal(t, ApplyNewPool, c.Effect())
 		}},
 		{"preset changes session and pool", replace("postgres-web", "postgres-api"), func(t *testing.T, c Changes) {
 			keys := map[string]Effect{}
@@ -58,7 +72,9 @@ func TestDiff(t *testing.T) {
 			}
 			assert.Equal(t, ApplyLive, keys["preset"])
 			assert.Equal(t, ApplyLive, keys["pool_timeout"])
-			assert.Equal(t, ApplyReconnect, keys["session.statement_timeout"])
+			assert.Equal(t, ApplyLive, keys["idle_timeout"])
+			assert.Equal(t, ApplyNewPool, keys["statement_timeout"])
+			assert.Equal(t, ApplyNewPool, keys["session.statement_timeout"])
 		}},
 		{"listen needs a restart", replace("127.0.0.1:6432", "127.0.0.1:6433"), func(t *testing.T, c Changes) {
 			assert.Equal(t, []Change{{Key: "listen", Old: "127.0.0.1:6432", New: "127.0.0.1:6433", Effect: ApplyRestart}}, c.Global)
@@ -91,6 +107,21 @@ func TestDiff(t *testing.T) {
 			tt.check(t, Diff(base, mustParse(t, tt.change(diffBase))))
 		})
 	}
+}
+
+// TestSettingEffect: every pool setting is classified, and only the ones a pool
+// cannot change in place need a new pool.
+func TestSettingEffect(t *testing.T) {
+	t.Parallel()
+	newPool := map[Setting]bool{SettingPoolMode: true, SettingStatementTimeout: true}
+	for _, s := range Settings() {
+		want := ApplyLive
+		if newPool[s] {
+			want = ApplyNewPool
+		}
+		assert.Equal(t, want, s.Effect(), s)
+	}
+	assert.Equal(t, ApplyNewPool, Setting("no_such_setting").Effect())
 }
 
 func TestDiffNil(t *testing.T) {
