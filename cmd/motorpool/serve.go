@@ -88,16 +88,20 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)
 			return err
 		}
-		changes := config.Diff(px.Config(), next)
-		if changes.Empty() {
-			return nil
-		}
-		// Loaded before anything is applied: a certificate that cannot be read
-		// rejects the whole reload.
+		// Loaded before anything is applied, on every reload so that a certificate
+		// renewed in place is picked up: one that cannot be read rejects the reload.
 		nextTLS, err := loadTLS(next.TLS)
 		if err != nil {
 			log.Error("configuration rejected: cannot load tls.cert and tls.key; the running one keeps serving", "file", file, "why", why, "err", err)
 			return err
+		}
+		changes := config.Diff(px.Config(), next)
+		if changes.Empty() {
+			if nextTLS != nil {
+				adapter.SetTLS(nextTLS, next.TLS.Mode == config.TLSRequire)
+				log.Info("configuration reloaded", "why", why, "changes", "none; tls.cert and tls.key read again")
+			}
+			return nil
 		}
 		if err := px.Reload(next); err != nil {
 			log.Error("reload failed; the running configuration keeps serving", "err", err)

@@ -207,3 +207,20 @@ func TestReloadRejectsAnUnloadableCertificate(t *testing.T) {
 		t.Errorf("the running token after the rejected reload: resume %d, want 200", c)
 	}
 }
+
+// TestReloadPicksUpARenewedCertificate: a certificate renewed at the same path is
+// served to new clients after a reload, though the configuration did not change.
+func TestReloadPicksUpARenewedCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert, key := selfSignedCert(t, dir)
+	top := fmt.Sprintf("tls: { mode: require, cert: %q, key: %q }\n", cert, key)
+	r := startReloadable(t, top, "token")
+	r.queryOverTLS(t, cert)
+
+	selfSignedCert(t, dir) // a new key and certificate, written over the old files
+	if line := r.reload(t, top, "token"); !strings.Contains(line, "configuration reloaded") {
+		t.Fatalf("reload: %s", line)
+	}
+	r.queryOverTLS(t, cert) // verified against the renewed certificate only
+}
