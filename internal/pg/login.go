@@ -213,4 +213,3 @@ func (a *Adapter) acquireError(err error) *Error {
 	}
 	return &Error{Severity: "FATAL", Code: CodeConnectionFailure, Message: "server connection failed: " + err.Error(), Err: err}
 }
-
