@@ -120,9 +120,7 @@ func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
 	}
 	stop := context.AfterFunc(ctx, func() { r.close() })
 	defer stop()
-	loginCtx, cancelLogin := context.WithTimeout(ctx, a.cfg.LoginTimeout)
-	sess, err := a.login(loginCtx, r, c, sp)
-	cancelLogin()
+	sess, err := a.login(ctx, r, c, sp)
 	var con errConsole
 	if errors.As(err, &con) {
 		return a.serveConsole(ctx, r, con.user, con.console)

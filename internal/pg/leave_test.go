@@ -136,3 +136,34 @@ func TestClientLeavingMidRequest(t *testing.T) {
 		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")))
 	})
 }
+
+// TestLoginWaitsForAServerConnectionAsLongAsPoolTimeout: a session-mode client whose
+// login waits for the pool's only server connection waits up to pool_timeout, though
+// that is longer than the login timeout (which bounds authentication only).
+func TestLoginWaitsForAServerConnectionAsLongAsPoolTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{limit: 1, mode: "session", poolTimeout: "30s", adapter: Config{LoginTimeout: 300 * time.Millisecond}}, respondLogin)
+	a := e.connect()
+	type result struct {
+		c   *client
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, _, err := e.tryConnect()
+		got <- result{c, err}
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("b's login ended while a held the only server connection: %v", r.err)
+	case <-time.After(time.Second): // more than the login timeout
+	}
+	a.close()
+	select {
+	case r := <-got:
+		require.NoError(t, r.err, "b's login, once a left")
+		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(r.c.query("SELECT 1")))
+	case <-time.After(hangTimeout):
+		t.Fatal("b never logged in")
+	}
+}

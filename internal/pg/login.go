@@ -7,6 +7,7 @@ import (
 	"errors"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -16,7 +17,13 @@ import (
 // login routes and authenticates the client, opens its session and sends it what
 // PostgreSQL sends after authentication: ParameterStatus, BackendKeyData and
 // ReadyForQuery.
-func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *startupParams) (*proxy.Session, error) {
+//
+// Authentication must end within LoginTimeout of now. What follows may wait for a
+// server connection (the first client of a pool, or any in session mode) for as long
+// as the pool's pool_timeout allows, with LoginTimeout more for the server's answer.
+func (a *Adapter) login(serveCtx context.Context, r *relay, c *proxy.Client, sp *startupParams) (*proxy.Session, error) {
+	ctx, cancel := context.WithTimeout(serveCtx, a.cfg.LoginTimeout)
+	defer cancel()
 	user, database := sp.params["user"], sp.params["database"]
 	if sp.minor > 0 || len(sp.protocolOptions) > 0 {
 		r.write(negotiateProtocol(sp))
@@ -55,7 +62,11 @@ func (a *Adapter) login(ctx context.Context, r *relay, c *proxy.Client, sp *star
 	}
 	r.sess = sess
 	r.mapStmts = sess.Mode() != proxy.ModeSession && sess.Pool().Settings().PreparedStatements
-	params, err := a.start(ctx, r, sess, wanted)
+	wait := a.cfg.LoginTimeout + max(sess.Pool().Settings().PoolTimeout, 0)
+	startCtx, cancelStart := context.WithTimeout(serveCtx, wait)
+	defer cancelStart()
+	r.conn.SetDeadline(time.Now().Add(wait))
+	params, err := a.start(startCtx, r, sess, wanted)
 	if err != nil {
 		sess.Close()
 		return nil, err
