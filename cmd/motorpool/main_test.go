@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/motorpool/motorpool/internal/config"
 )
 
 // run executes the root command with args and returns its output and exit
@@ -115,4 +117,17 @@ func TestUnknownCommand(t *testing.T) {
 	_, stderr, code := run(t, "chek")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `unknown command "chek"`)
+}
+
+// TestLoadTLS: tls.mode allow without cert and key, which check accepts with a
+// warning, serves without TLS rather than failing to start; with a file that
+// cannot be read it fails, naming it.
+func TestLoadTLS(t *testing.T) {
+	conf, err := loadTLS(config.TLS{Mode: config.TLSAllow})
+	assert.NoError(t, err)
+	assert.Nil(t, conf)
+	_, err = loadTLS(config.TLS{Mode: config.TLSRequire, Cert: "/nonexistent/cert.pem", Key: "/nonexistent/key.pem"})
+	if assert.Error(t, err) {
+		assert.Contains(t, err.Error(), "/nonexistent/cert.pem")
+	}
 }

@@ -201,8 +201,8 @@ func loadOrReport(stderr io.Writer, file string) (*config.Config, error) {
 
 // loadTLS returns the client-facing TLS configuration, nil when disabled.
 func loadTLS(c config.TLS) (*tls.Config, error) {
-	if c.Mode == config.TLSDisable || c.Mode == "" {
-		return nil, nil
+	if c.Mode == config.TLSDisable || c.Mode == "" || c.Cert == "" {
+		return nil, nil // allow without a certificate: TLS is refused (see validateTLS)
 	}
 	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
 	if err != nil {
