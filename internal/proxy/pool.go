@@ -38,7 +38,7 @@ type Pool struct {
 	Target *Target
 
 	core     *pool.Pool[Backend]
-	settings atomic.Pointer[config.Pool] // a reload may resize the pool in place
+	settings atomic.Pointer[config.Pool] // a reload may change them in place
 
 	attachOnce sync.Once
 	attached   any
@@ -97,20 +97,10 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 		Mode: mode, ResetQuery: s.resetQuery, Target: t,
 	}
 	p.settings.Store(&s.settings)
-	st := s.settings
-	cfg := pool.Config[Backend]{
-		Dial:              func(ctx context.Context) (Backend, error) { return proto.Dial(ctx, t) },
-		Close:             func(b Backend) { b.Close() },
-		MinSize:           st.MinConnections,
-		MaxSize:           st.ConnectionLimit,
-		MaxConnecting:     st.MaxConnecting,
-		AcquireTimeout:    st.PoolTimeout,
-		ConnectTimeout:    st.ConnectTimeout,
-		IdleTimeout:       orNever(st.IdleTimeout),
-		MaxLifetime:       orNever(st.MaxLifetime),
-		ValidationTimeout: st.ValidationTimeout,
-		ValidateIdleAfter: -1, // adapters check Usable on every acquire, for free
-	}
+	cfg := coreConfig(s.settings)
+	cfg.Dial = func(ctx context.Context) (Backend, error) { return proto.Dial(ctx, t) }
+	cfg.Close = func(b Backend) { b.Close() }
+	cfg.ValidateIdleAfter = -1 // adapters check Usable on every acquire, for free
 	if mode != ModeSession {
 		// A lease is a transaction (or a statement): one held this long is a client
 		// that stopped in the middle, which is what the pool reports as a leak.
@@ -123,6 +113,21 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 		return nil, fmt.Errorf("pool %s: %w", s.name, err)
 	}
 	return p, nil
+}
+
+// coreConfig maps a pool's settings onto the pool core's Config. Its Settings
+// are what a reload applies in place.
+func coreConfig(st config.Pool) pool.Config[Backend] {
+	return pool.Config[Backend]{
+		MinSize:           st.MinConnections,
+		MaxSize:           st.ConnectionLimit,
+		MaxConnecting:     st.MaxConnecting,
+		AcquireTimeout:    st.PoolTimeout,
+		ConnectTimeout:    st.ConnectTimeout,
+		IdleTimeout:       orNever(st.IdleTimeout),
+		MaxLifetime:       orNever(st.MaxLifetime),
+		ValidationTimeout: st.ValidationTimeout,
+	}
 }
 
 // orNever maps the configuration's "0 = never" to the pool's "negative = never".

@@ -1,21 +1,31 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"reflect"
 
 	"github.com/motorpool/motorpool/internal/config"
 )
 
 // Reload applies a new configuration without dropping clients. Pools whose settings
-// are unchanged carry over; a pool whose only change is its size is resized in place;
-// any other change builds a new pool for new sessions while existing sessions finish
-// on the old one, which closes after its last session. Routing, authentication and
+// are unchanged carry over. A pool whose changes are all ones a pool takes in place
+// (config.ApplyLive: sizes, timeouts, max_connecting, prepared_statements, ...) is
+// reconfigured in place, keeping its server connections and its sessions. Any other
+// change (config.ApplyNewPool: server address, credentials, TLS, session settings,
+// pool mode) builds a new pool for new sessions while existing sessions finish on the
+// old one, which closes after its last session. Routing, authentication and
 // max_client_connections follow the new configuration at once. The listen address
 // does not change until restart.
+//
+// New pools are built before any pool is changed: if one cannot be built, Reload
+// closes those it built and returns the error, and the running configuration keeps
+// serving unchanged.
 func (p *Proxy) Reload(cfg *config.Config) error {
 	old := p.reg.Load()
 	reg := &registry{cfg: cfg, pools: make(map[string]*Pool)}
 	var retire []*Pool
+	var changed []poolChange
+	carried := make(map[*Pool]bool)
 	old.mu.Lock()
 	for key, pl := range old.pools {
 		spec, ok := specForKey(reg, key)
@@ -24,20 +34,33 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 			retire = append(retire, pl)
 		case samePool(pl, spec):
 			reg.pools[key] = pl
-		case sameExceptSize(pl, spec):
-			if err := pl.core.Resize(spec.settings.MinConnections, spec.settings.ConnectionLimit); err != nil {
-				retire = append(retire, pl)
-				continue
-			}
-			pl.settings.Store(&spec.settings)
+			carried[pl] = true
+		case onlyLiveChanges(pl, spec):
 			reg.pools[key] = pl
+			carried[pl] = true
+			changed = append(changed, poolChange{key, pl, spec.settings})
 		default:
 			retire = append(retire, pl)
 		}
 	}
 	old.mu.Unlock()
 	if err := p.warm(reg); err != nil {
+		for _, pl := range reg.all() {
+			if !carried[pl] {
+				p.closePool(pl)
+			}
+		}
 		return err
+	}
+	for _, c := range changed {
+		if err := c.pool.core.Reconfigure(coreConfig(c.settings).Settings()); err != nil {
+			// The settings passed config validation, so only a pool closed
+			// meanwhile gets here: the next client builds a new one.
+			delete(reg.pools, c.key)
+			retire = append(retire, c.pool)
+			continue
+		}
+		c.pool.settings.Store(&c.settings)
 	}
 	p.reg.Store(reg)
 	for _, pl := range retire {
@@ -95,17 +118,54 @@ func splitKey(key string) (db, svc, user string) {
 	return parts[0], parts[1], parts[2]
 }
 
+// poolChange is a pool a reload reconfigures in place, with its new settings.
+type poolChange struct {
+	key      string
+	pool     *Pool
+	settings config.Pool
+}
+
 // samePool reports whether pl was built from spec.
 func samePool(pl *Pool, spec poolSpec) bool {
 	t, err := target(spec)
-	return err == nil && pl.Settings() == spec.settings && reflect.DeepEqual(pl.Target, t) &&
+	return err == nil && pl.Settings() == spec.settings && sameTarget(pl.Target, t) &&
 		pl.ResetQuery == spec.resetQuery && pl.Name == spec.name
 }
 
-// sameExceptSize reports whether pl differs from spec only in its size.
-func sameExceptSize(pl *Pool, spec poolSpec) bool {
-	s := spec.settings
-	s.MinConnections, s.ConnectionLimit = pl.Settings().MinConnections, pl.Settings().ConnectionLimit
-	spec.settings = s
+// sameTarget reports whether two targets built by target are the same.
+func sameTarget(a, b *Target) bool {
+	ca, cb := *a, *b
+	ca.TLS, cb.TLS = nil, nil
+	return reflect.DeepEqual(ca, cb) && sameTLS(a.TLS, b.TLS)
+}
+
+// sameTLS reports whether two configurations built by serverTLS are the same.
+// reflect.DeepEqual alone never finds them so once they verify certificates: a
+// function (VerifyConnection) is never deeply equal to anything, nor is a
+// certificate pool (it holds functions). VerifyConnection checks the chain against
+// RootCAs, which is compared instead.
+func sameTLS(a, b *tls.Config) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if !a.RootCAs.Equal(b.RootCAs) || (a.VerifyConnection == nil) != (b.VerifyConnection == nil) {
+		return false
+	}
+	a, b = a.Clone(), b.Clone()
+	a.RootCAs, b.RootCAs = nil, nil
+	a.VerifyConnection, b.VerifyConnection = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// onlyLiveChanges reports whether pl differs from spec only in pool settings that a
+// pool takes in place (config.ApplyLive).
+func onlyLiveChanges(pl *Pool, spec poolSpec) bool {
+	cur := pl.Settings()
+	for _, s := range config.Settings() {
+		if s.Effect() != config.ApplyLive && cur.Format(s) != spec.settings.Format(s) {
+			return false
+		}
+	}
+	spec.settings = cur
 	return samePool(pl, spec)
 }

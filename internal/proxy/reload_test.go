@@ -2,8 +2,22 @@ package proxy
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,6 +31,7 @@ databases:
 	shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=5" }
 	keep: { url: "postgresql://app:pw@127.0.0.1:1/keep?connection_limit=3" }
 	gone: { url: "postgresql://app:pw@127.0.0.1:1/gone" }
+	tight: { url: "postgresql://app:pw@127.0.0.1:1/tight?connection_limit=2&min_connections=2" }
 services:
 	reports: { database: shop, match: { user: analyst }, pool_mode: transaction }
 `
@@ -26,6 +41,12 @@ auth: { users: { app: { password: x }, analyst: { password: y } } }
 databases:
 	shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=8" }
 	keep: { url: "postgresql://app:pw@127.0.0.1:1/keep?connection_limit=3" }
+	tight:
+		url: "postgresql://app:pw@127.0.0.1:1/tight?connection_limit=2&min_connections=2"
+		pool_timeout: 1ms
+		idle_timeout: 90s
+		max_connecting: 3
+		prepared_statements: false
 services:
 	reports: { database: shop, match: { user: analyst }, pool_mode: session }
 	gateway: { database: shop, match: { application_name: "gw*" } }
@@ -39,18 +60,47 @@ func closedPool(t *testing.T, pl *Pool) bool {
 	return errors.Is(pl.core.Resize(st.MinSize, st.MaxSize), pool.ErrClosed)
 }
 
-// TestReload: pools whose settings did not change carry over, a pool whose size
-// alone changed is resized in place, any other change builds a new pool for new
-// sessions while the old one serves its sessions to the end and then closes, and a
-// pool whose database is gone closes.
+// openLeases opens a session on database db for a new client and leases n server
+// connections through it.
+func openLeases(t *testing.T, p *Proxy, db string, n int) (*Session, []Lease) {
+	t.Helper()
+	c := testClient(t, p)
+	rt, err := c.Route(RouteRequest{Database: db, User: "app"})
+	require.NoError(t, err)
+	s, err := rt.Open(c)
+	require.NoError(t, err)
+	var ls []Lease
+	for range n {
+		l, err := s.Acquire(context.Background())
+		require.NoError(t, err)
+		ls = append(ls, l)
+	}
+	return s, ls
+}
+
+// connIDs lists the IDs of a pool's server connections.
+func connIDs(pl *Pool) []uint64 {
+	var ids []uint64
+	for _, c := range pl.core.Conns() {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// TestReload: pools whose settings did not change carry over, a pool whose sizes,
+// timeouts or other live settings changed is reconfigured in place with its server
+// connections, any other change builds a new pool for new sessions while the old one
+// serves its sessions to the end and then closes, and a pool whose database is gone
+// closes.
 func TestReload(t *testing.T) {
 	t.Parallel()
 	p := newStubProxy(t, reloadBefore, nil)
-	shop, keep, gone, reports := poolNamed(p, "shop"), poolNamed(p, "keep"), poolNamed(p, "gone"), poolNamed(p, "shop/reports")
+	shop, keep, gone, reports, tight := poolNamed(p, "shop"), poolNamed(p, "keep"), poolNamed(p, "gone"), poolNamed(p, "shop/reports"), poolNamed(p, "tight")
 	require.NotNil(t, shop)
 	require.NotNil(t, keep)
 	require.NotNil(t, gone)
 	require.NotNil(t, reports)
+	require.NotNil(t, tight)
 
 	analyst := testClient(t, p)
 	rt, err := analyst.Route(RouteRequest{Database: "shop", User: "analyst"})
@@ -60,6 +110,11 @@ func TestReload(t *testing.T) {
 	require.NoError(t, err)
 	lease, err := s.Acquire(context.Background())
 	require.NoError(t, err)
+
+	// A client holds both of tight's server connections across the reload.
+	tightSession, tightLeases := openLeases(t, p, "tight", 2)
+	tightConns := connIDs(tight)
+	require.Len(t, tightConns, 2)
 
 	require.NoError(t, p.Reload(parseConfig(t, reloadAfter)))
 
@@ -71,6 +126,39 @@ func TestReload(t *testing.T) {
 		assert.Same(t, shop, poolNamed(p, "shop"))
 		assert.Equal(t, 8, shop.Settings().ConnectionLimit)
 		assert.Equal(t, 8, shop.core.Stats().MaxSize)
+	})
+	t.Run("timeouts and other live settings change in place", func(t *testing.T) {
+		assert.Same(t, tight, poolNamed(p, "tight"))
+		assert.False(t, closedPool(t, tight))
+		set := tight.Settings()
+		assert.Equal(t, time.Millisecond, set.PoolTimeout)
+		assert.Equal(t, 90*time.Second, set.IdleTimeout)
+		assert.Equal(t, 3, set.MaxConnecting)
+		assert.False(t, set.PreparedStatements)
+		assert.Equal(t, tightConns, connIDs(tight), "the same server connections, and no more")
+		assert.EqualValues(t, 2, tight.core.Stats().Created)
+
+		// Both connections are leased: a new client's acquire fails after the new
+		// 1ms pool_timeout, well before its own 1-minute deadline.
+		c := testClient(t, p)
+		rt, err := c.Route(RouteRequest{Database: "tight", User: "app"})
+		require.NoError(t, err)
+		require.Same(t, tight, rt.Pool)
+		s2, err := rt.Open(c)
+		require.NoError(t, err)
+		defer s2.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err = s2.Acquire(ctx)
+		var ae *AcquireError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, pool.FailExhausted, ae.Reason, "%v", err)
+
+		for _, l := range tightLeases {
+			tightSession.Release(l)
+		}
+		tightSession.Close()
+		assert.Equal(t, tightConns, connIDs(tight), "the connections stay in the pool")
 	})
 	t.Run("a removed database's pool closes", func(t *testing.T) {
 		assert.Nil(t, poolNamed(p, "gone"))
@@ -129,4 +217,111 @@ databases:
 	rt, err = testClient(t, p).Route(RouteRequest{Database: "shop", User: "analyst"})
 	require.NoError(t, err)
 	assert.Equal(t, "shop", rt.Pool.Name, "the reports service is gone")
+}
+
+// recordingProto is a stubProto that keeps the server connections it opens, by
+// database.
+type recordingProto struct {
+	stubProto
+	mu     sync.Mutex
+	opened map[string][]*stubBackend
+}
+
+func (p *recordingProto) Dial(ctx context.Context, t *Target) (Backend, error) {
+	b := &stubBackend{}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opened[t.Database] = append(p.opened[t.Database], b)
+	return b, nil
+}
+
+func (p *recordingProto) openedFor(db string) []*stubBackend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.opened[db])
+}
+
+// TestReloadFailureChangesNothing: when a pool of the new configuration cannot be
+// built, the reload fails before any running pool is changed, and the pools it did
+// build are closed. It runs in a bubble so that every pool goroutine has done its
+// work (or is gone) when the test looks, and so that a pool left open fails it.
+func TestReloadFailureChangesNothing(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	synctest.Test(t, func(t *testing.T) {
+		proto := &recordingProto{opened: make(map[string][]*stubBackend)}
+		p, err := New(parseConfig(t, reloadBefore), proto, nil)
+		require.NoError(t, err)
+		defer p.Close()
+		before := p.Pools()
+		tight := poolNamed(p, "tight")
+		require.NotNil(t, tight)
+
+		// tight's pool_timeout changes; fresh can be built, broken cannot.
+		next := strings.Replace(reloadBefore, `min_connections=2" }`, `min_connections=2", pool_timeout: 1ms }`, 1)
+		next = strings.Replace(next, "services:", `	fresh: { url: "postgresql://app:pw@127.0.0.1:1/fresh?min_connections=1" }
+	broken: { url: "postgresql://app:pw@127.0.0.1:1/broken?sslmode=verify-full&sslrootcert=`+missing+`" }
+services:`, 1)
+		err = p.Reload(parseConfig(t, next))
+		require.ErrorContains(t, err, "sslrootcert")
+
+		assert.ElementsMatch(t, before, p.Pools(), "the running pools serve on")
+		assert.Equal(t, 30*time.Second, tight.Settings().PoolTimeout)
+		synctest.Wait()
+		for _, b := range proto.openedFor("fresh") {
+			assert.True(t, b.closed.Load(), "a server connection of the pool built for the failed reload is open")
+		}
+	})
+}
+
+// writeCert writes a new self-signed certificate and its key to cert and key.
+func writeCert(t *testing.T, cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "motorpool test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(k)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+}
+
+// TestReloadKeepsVerifiedTLSPools: a pool whose server connections verify
+// certificates (sslrootcert, a client certificate) carries over a reload that does
+// not change it, and takes live changes in place; new certificate files build a new
+// pool.
+func TestReloadKeepsVerifiedTLSPools(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root, cert, key := filepath.Join(dir, "root.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	writeCert(t, root, filepath.Join(dir, "root.key"))
+	writeCert(t, cert, key)
+	yaml := func(extra string) string {
+		return `
+auth: { users: { app: { password: x } } }
+databases:
+	secure: { url: "postgresql://app:pw@127.0.0.1:1/secure?sslmode=verify-ca&sslrootcert=` + root +
+			`&sslcert=` + cert + `&sslkey=` + key + `"` + extra + ` }
+`
+	}
+	p := newStubProxy(t, yaml(""), nil)
+	secure := poolNamed(p, "secure")
+	require.NotNil(t, secure)
+	require.NotNil(t, secure.Target.TLS.VerifyConnection)
+
+	require.NoError(t, p.Reload(parseConfig(t, yaml(""))))
+	assert.Same(t, secure, poolNamed(p, "secure"), "unchanged")
+	require.NoError(t, p.Reload(parseConfig(t, yaml(", pool_timeout: 5s"))))
+	assert.Same(t, secure, poolNamed(p, "secure"), "pool_timeout changed")
+	assert.Equal(t, 5*time.Second, secure.Settings().PoolTimeout)
+
+	writeCert(t, root, filepath.Join(dir, "root.key"))
+	require.NoError(t, p.Reload(parseConfig(t, yaml(", pool_timeout: 5s"))))
+	assert.NotSame(t, secure, poolNamed(p, "secure"), "new root certificate")
 }
