@@ -290,6 +290,38 @@ func (sc *ServerConn) fail(err error) {
 	sc.conn.Close()
 }
 
+// Validate checks that the connection still answers, for the pool's check of a
+// connection idle for a while: it sends an empty query and waits for its
+// ReadyForQuery. A server host that vanished without closing its sockets (a network
+// partition, a firewall that dropped the idle flow) shows here rather than at a
+// client's query. A connection that does not answer before ctx ends is closed. It is
+// called on an idle connection, which no client holds.
+func (sc *ServerConn) Validate(ctx context.Context) error {
+	n := &stmtNote{kind: noteProbe, params: map[string]string{}, done: make(chan struct{})}
+	sc.wmu.Lock()
+	sc.mu.Lock()
+	if sc.client != nil || sc.q.len() > 0 {
+		sc.mu.Unlock()
+		sc.wmu.Unlock()
+		return errors.New("validation of a connection in use")
+	}
+	sc.q.push(expectation{kind: expectQuery, drop: true, note: n})
+	sc.mu.Unlock()
+	sc.writeLocked(emptyQueryMsg)
+	sc.wmu.Unlock()
+	select {
+	case <-n.done:
+		return n.err // an error answer, or the connection lost (see lost)
+	case <-ctx.Done():
+		err := fmt.Errorf("no answer to a validation query: %w", ctx.Err())
+		sc.fail(err)
+		return err
+	}
+}
+
+// emptyQueryMsg is the validation query: an empty statement.
+var emptyQueryMsg = appendQuery(nil, ";")
+
 // Err returns why the connection failed, or nil.
 func (sc *ServerConn) Err() error {
 	sc.mu.Lock()

@@ -1,5 +1,7 @@
 package proxy
 
+import "context"
+
 // Backend is one server connection held in a pool. Protocol adapters implement it.
 type Backend interface {
 	// Usable reports whether the connection may be handed out again: open, in sync,
@@ -14,4 +16,14 @@ type Backend interface {
 // fixed at login, so PID may be called while another goroutine holds the connection.
 type ProcessIDer interface {
 	PID() uint32
+}
+
+// Validator is implemented by a Backend that can check with a round trip that its
+// server still answers. A pool runs it on a connection that has sat idle longer than
+// validateIdleAfter before handing it out, bounded by validation_timeout; one that
+// fails is closed and another used. A server that vanished without closing its
+// sockets (a partition, a firewall dropping idle flows) is found there, not by the
+// client's query.
+type Validator interface {
+	Validate(ctx context.Context) error
 }

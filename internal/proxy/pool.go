@@ -82,6 +82,10 @@ type poolSpec struct {
 	allowCleartext          bool
 }
 
+// validateIdleAfter is how long a server connection may sit idle before it is
+// validated (see Validator) when next acquired: PgBouncer's server_check_delay.
+var validateIdleAfter = 30 * time.Second
+
 // newPool builds a pool; its connections are dialed by proto.
 func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool, error) {
 	mode, err := ParseMode(string(s.settings.Mode))
@@ -100,7 +104,15 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 	cfg := coreConfig(s.settings)
 	cfg.Dial = func(ctx context.Context) (Backend, error) { return proto.Dial(ctx, t) }
 	cfg.Close = func(b Backend) { b.Close() }
-	cfg.ValidateIdleAfter = -1 // adapters check Usable on every acquire, for free
+	// Usable is checked on every acquire, for free; a round trip only after a while
+	// idle, as PgBouncer's server_check_delay.
+	cfg.Validate = func(ctx context.Context, b Backend) error {
+		if v, ok := b.(Validator); ok {
+			return v.Validate(ctx)
+		}
+		return nil
+	}
+	cfg.ValidateIdleAfter = validateIdleAfter
 	if mode != ModeSession {
 		// A lease is a transaction (or a statement): one held this long is a client
 		// that stopped in the middle, which is what the pool reports as a leak.
