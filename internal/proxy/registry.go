@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/motorpool/motorpool/internal/config"
@@ -11,9 +12,15 @@ import (
 type registry struct {
 	cfg *config.Config
 
-	mu    sync.Mutex       // protects pools
+	mu    sync.Mutex       // protects pools and sealed
 	pools map[string]*Pool // by poolKey
+	// sealed is set once a reload has replaced the registry: pools are no longer
+	// added to it (poolFor returns errStaleRegistry, and the caller routes again).
+	sealed bool
 }
+
+// errStaleRegistry is poolFor's answer on a registry a reload has replaced.
+var errStaleRegistry = errors.New("the configuration was reloaded meanwhile")
 
 // poolKey identifies a pool within a registry: database, service ("" for the
 // database's own pool) and, for databases whose URL names no user, the client user.
@@ -39,6 +46,9 @@ func (r *registry) poolFor(p *Proxy, db *config.Database, req RouteRequest) (*Po
 	key := poolKey(db.Name, service, user)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.sealed {
+		return nil, errStaleRegistry
+	}
 	if pl := r.pools[key]; pl != nil {
 		return pl, nil
 	}

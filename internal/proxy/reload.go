@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"reflect"
+	"slices"
 
 	"github.com/motorpool/motorpool/internal/config"
 )
@@ -63,6 +64,7 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 		c.pool.settings.Store(&c.settings)
 	}
 	p.reg.Store(reg)
+	retire = old.seal(carried, retire)
 	for _, pl := range retire {
 		p.retire(pl)
 	}
@@ -70,6 +72,22 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 		p.log.Warn("listen address changed; restart motorpool to apply it", "old", old.cfg.Listen, "new", cfg.Listen)
 	}
 	return nil
+}
+
+// seal stops r, a registry a reload has replaced, from taking new pools, and returns
+// retire with the pools that clients built in r while the reload ran (a database whose
+// URL names no user gets a pool per user on first use): they have no place in the new
+// registry either. carried are the pools the new registry took over.
+func (r *registry) seal(carried map[*Pool]bool, retire []*Pool) []*Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sealed = true
+	for _, pl := range r.pools {
+		if !carried[pl] && !slices.Contains(retire, pl) {
+			retire = append(retire, pl)
+		}
+	}
+	return retire
 }
 
 // retire closes pl once its last session ends.

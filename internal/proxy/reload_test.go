@@ -325,3 +325,36 @@ databases:
 	require.NoError(t, p.Reload(parseConfig(t, yaml(", pool_timeout: 5s"))))
 	assert.NotSame(t, secure, poolNamed(p, "secure"), "new root certificate")
 }
+
+// TestReloadSealsTheOldRegistry: after a reload the old routing table takes no new
+// pools (a client that loaded it just before routes again, through the new one), and
+// pools clients built in it while the reload ran are retired with the rest.
+func TestReloadSealsTheOldRegistry(t *testing.T) {
+	t.Parallel()
+	yaml := `
+		auth: { type: trust }
+		databases:
+			shop: { url: "postgresql://127.0.0.1:1/shop" }
+	`
+	p := newStubProxy(t, yaml, nil)
+	old := p.reg.Load()
+	db := old.cfg.Database("shop")
+	before, err := old.poolFor(p, db, RouteRequest{Database: "shop", User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reload(parseConfig(t, yaml)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.poolFor(p, db, RouteRequest{Database: "shop", User: "bob"}); !errors.Is(err, errStaleRegistry) {
+		t.Fatalf("a pool built in the replaced registry: %v", err)
+	}
+	// A pool built in the old registry after the reload copied it (simulated:
+	// added behind the reload's back) is retired by seal.
+	stray := &Pool{Name: "shop.carol"}
+	other := &registry{pools: map[string]*Pool{"a": before, "b": stray}}
+	got := other.seal(map[*Pool]bool{before: true}, nil)
+	if len(got) != 1 || got[0] != stray {
+		t.Fatalf("seal retired %v, want the stray pool only", got)
+	}
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"path"
 
 	"github.com/motorpool/motorpool/internal/config"
@@ -51,6 +52,9 @@ func (c *Client) Route(req RouteRequest) (*Route, error) {
 		return nil, ErrUnknownDatabase
 	}
 	pl, err := reg.poolFor(p, db, req)
+	if errors.Is(err, errStaleRegistry) {
+		return c.Route(req) // reloaded between the Load and poolFor: the new one is stored
+	}
 	if err != nil {
 		return nil, err
 	}
