@@ -29,16 +29,24 @@ func (opsBackend) Close() error { return nil }
 // a client of shop; the returned conn is the client's end of its connection.
 func opsSession(t *testing.T) (*Proxy, *Session, net.Conn) {
 	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(`
+	return shopSession(t, opsProto{}, `
 auth: { users: { app: { password: x } } }
 databases:
   shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=2" }
   other: { url: "postgresql://app:pw@127.0.0.1:1/other" }
-`), nil)
+`)
+}
+
+// shopSession returns a proxy for the YAML configuration, whose server connections
+// proto dials, and a session of a client of its database shop as user app; the
+// returned conn is the client's end of its connection.
+func shopSession(t *testing.T, proto Protocol, yaml string) (*Proxy, *Session, net.Conn) {
+	t.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, opsProto{}, nil)
+	p, err := New(cfg, proto, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

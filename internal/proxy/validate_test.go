@@ -3,12 +3,9 @@ package proxy
 import (
 	"context"
 	"errors"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/motorpool/motorpool/internal/config"
 )
 
 // validatingProto dials backends that count their validations and fail them on
@@ -43,30 +40,12 @@ func (b *validatingBackend) Validate(ctx context.Context) error {
 func TestIdleServerConnectionsAreValidated(t *testing.T) {
 	defer func(d time.Duration) { validateIdleAfter = d }(validateIdleAfter)
 	validateIdleAfter = time.Millisecond
-	cfg, err := config.Parse("t.yaml", []byte(`
+	proto := &validatingProto{}
+	_, s, _ := shopSession(t, proto, `
 auth: { users: { app: { password: x } } }
 databases:
   shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=1" }
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proto := &validatingProto{}
-	p, err := New(cfg, proto, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	mine, _ := net.Pipe()
-	c := newClient(p, 1, mine)
-	rt, err := c.Route(RouteRequest{Database: "shop", User: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := rt.Open(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	acquire := func() *validatingBackend {
 		t.Helper()
 		l, err := s.Acquire(context.Background())
