@@ -29,10 +29,6 @@ type Config struct {
 	// server connection in transaction and statement mode; beyond it the least
 	// recently used is closed. Zero means 200 (PgBouncer's default).
 	MaxPreparedStatements int
-	// DefaultResetQuery resets a server connection before another client uses it in
-	// session mode, or after session state motorpool cannot carry. Empty means
-	// "DISCARD ALL".
-	DefaultResetQuery string
 }
 
 // Adapter is motorpool's PostgreSQL protocol adapter. It implements proxy.Protocol.
@@ -56,9 +52,6 @@ func New(cfg Config) *Adapter {
 	}
 	if cfg.MaxPreparedStatements <= 0 {
 		cfg.MaxPreparedStatements = 200
-	}
-	if cfg.DefaultResetQuery == "" {
-		cfg.DefaultResetQuery = "DISCARD ALL"
 	}
 	a := &Adapter{cfg: cfg, cancels: make(map[cancelKey]*relay)}
 	a.SetTLS(cfg.TLS, cfg.RequireTLS)
