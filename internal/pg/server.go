@@ -300,6 +300,12 @@ func (sc *ServerConn) Validate(ctx context.Context) error {
 	n := &stmtNote{kind: noteProbe, params: map[string]string{}, done: make(chan struct{})}
 	sc.wmu.Lock()
 	sc.mu.Lock()
+	if sc.broken.Load() {
+		err := sc.err
+		sc.mu.Unlock()
+		sc.wmu.Unlock()
+		return fmt.Errorf("connection lost: %w", err)
+	}
 	if sc.client != nil || sc.q.len() > 0 {
 		sc.mu.Unlock()
 		sc.wmu.Unlock()
@@ -312,6 +318,8 @@ func (sc *ServerConn) Validate(ctx context.Context) error {
 	select {
 	case <-n.done:
 		return n.err // an error answer, or the connection lost (see lost)
+	case <-sc.done: // the pump is gone: it lost the connection before the query
+		return fmt.Errorf("connection lost: %w", sc.Err())
 	case <-ctx.Done():
 		err := fmt.Errorf("no answer to a validation query: %w", ctx.Err())
 		sc.fail(err)

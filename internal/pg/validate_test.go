@@ -42,6 +42,19 @@ func TestValidate(t *testing.T) {
 		assert.ErrorIs(t, sc.Validate(ctx), context.DeadlineExceeded)
 		assert.False(t, sc.Usable())
 	})
+	t.Run("the server went away while the connection was idle", func(t *testing.T) {
+		t.Parallel()
+		sc, err := dialTo(t, func(c *pgtest.Conn) {
+			pgtest.Script{pgtest.Login(nil), pgtest.Close()}.Run(c)
+		}, false)
+		require.NoError(t, err)
+		<-sc.done // the pump saw the close
+		ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+		defer cancel()
+		err = sc.Validate(ctx)
+		assert.Error(t, err)
+		assert.NotErrorIs(t, err, context.DeadlineExceeded, "waited for an answer from a closed connection")
+	})
 	t.Run("the server closes", func(t *testing.T) {
 		t.Parallel()
 		sc, err := dialTo(t, func(c *pgtest.Conn) {
