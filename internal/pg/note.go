@@ -2,6 +2,7 @@ package pg
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -214,35 +215,106 @@ func settable(name string) bool {
 	return true
 }
 
-// inspectQuery looks at the text of a simple query for statements that change session
-// state, and returns a note for the pump, or nil for ordinary queries. Only single
-// statements are recognised; a multi-statement string containing one is marked dirty.
-// Ordinary queries cost a byte scan and no allocation.
+// inspectQuery reports what a query (a simple Query's text, NUL-terminated, or a
+// Parse's) does to its session that motorpool must follow or undo: nil for most
+// queries, found on a fast path that allocates nothing.
+//
+// Each statement is read: its first words (SET, RESET, DISCARD, …) and, anywhere in
+// it, the words that create session state (a temporary table, a session advisory
+// lock, set_config, a WITH HOLD cursor). A state change in a query of several
+// statements cannot be followed (they run in one implicit transaction, and a SET
+// among them may or may not stand): the connection is marked for a reset.
 func inspectQuery(q []byte) *stmtNote {
-	if bytes.Contains(q, []byte("advisory_lock")) || bytes.Contains(q, []byte("ADVISORY_LOCK")) ||
-		bytes.Contains(q, []byte("set_config")) {
-		if !bytes.Contains(q, []byte("xact")) {
-			return &stmtNote{kind: noteDirty, what: "a session advisory lock or set_config"}
+	if !mayChangeState(q) {
+		return nil
+	}
+	stmts := splitSQL(strings.TrimRight(string(q), "\x00"))
+	if len(stmts) == 1 {
+		return inspectSQL(stmts[0])
+	}
+	for _, st := range stmts {
+		n := inspectSQL(st)
+		switch {
+		case n == nil:
+		case n.kind == noteDirty:
+			return n
+		default:
+			first, _ := firstWord(stripComments(st.text))
+			return &stmtNote{kind: noteDirty, what: first + " in a multi-statement query"}
 		}
 	}
+	return nil
+}
+
+// mayChangeState is inspectQuery's fast path: whether q's first word may start a
+// statement that changes session state, or q may hold several statements or one of
+// the words scanWords looks for.
+func mayChangeState(q []byte) bool {
 	i := 0
 	for i < len(q) && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r') {
 		i++
 	}
-	if i == len(q) {
-		return nil
+	if i == len(q) || q[i] == 0 {
+		return false
 	}
 	if q[i] == '-' || q[i] == '/' {
-		return inspectStatement(string(q)) // a leading comment: look closer
+		return true // a leading comment: look closer
 	}
 	j := i
 	for j < len(q) && q[j] > ' ' && q[j] != ';' && q[j] != '(' {
 		j++
 	}
-	if !stateKeyword(q[i:j]) {
-		return nil
+	if stateKeyword(q[i:j]) {
+		return true
 	}
-	return inspectStatement(string(q))
+	for k := j; k < len(q); k++ {
+		switch q[k] | 0x20 { // ASCII lower case
+		case ';':
+			if !blankTail(q[k+1:]) {
+				return true
+			}
+		case 't':
+			if hasPrefixFold(q[k:], "temp") {
+				return true
+			}
+		case 'a':
+			if hasPrefixFold(q[k:], "advisory") {
+				return true
+			}
+		case 's':
+			if hasPrefixFold(q[k:], "set_config") {
+				return true
+			}
+		case 'h':
+			if hasPrefixFold(q[k:], "hold") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// blankTail reports whether b holds only blanks, semicolons and NULs.
+func blankTail(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ';' && c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPrefixFold reports whether b starts with lower, ignoring ASCII case.
+func hasPrefixFold(b []byte, lower string) bool {
+	if len(b) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		if b[i]|0x20 != lower[i] && b[i] != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // stateKeyword reports whether a statement's first word may start one that changes
@@ -256,7 +328,53 @@ func stateKeyword(w []byte) bool {
 	return false
 }
 
-// inspectStatement is inspectQuery's slow path, for queries that may change state.
+// inspectSQL is inspectQuery's slow path for one statement: its first words, then
+// the words anywhere in it that create session state.
+func inspectSQL(st sqlStatement) *stmtNote {
+	if n := inspectStatement(st.text); n != nil {
+		return n
+	}
+	return scanWords(st.words)
+}
+
+// scanWords looks through a statement's words for session state created anywhere in
+// it: a temporary table (CREATE … TEMP, SELECT … INTO TEMP, a table in pg_temp), a
+// session advisory lock, set_config (whose effect may outlive the transaction) or a
+// WITH HOLD cursor.
+func scanWords(words []string) *stmtNote {
+	for i, w := range words {
+		switch w {
+		case "TEMP", "TEMPORARY":
+			if (slices.Contains(words[:i], "CREATE") || i > 0 && words[i-1] == "INTO") && !onCommitDrop(words) {
+				return &stmtNote{kind: noteDirty, what: "a temporary table"}
+			}
+		case "PG_TEMP":
+			return &stmtNote{kind: noteDirty, what: "a temporary table"}
+		case "PG_ADVISORY_LOCK", "PG_ADVISORY_LOCK_SHARED", "PG_TRY_ADVISORY_LOCK", "PG_TRY_ADVISORY_LOCK_SHARED":
+			return &stmtNote{kind: noteDirty, what: "a session advisory lock"}
+		case "SET_CONFIG":
+			return &stmtNote{kind: noteDirty, what: "set_config"}
+		case "HOLD":
+			if i > 0 && words[i-1] == "WITH" && slices.Contains(words[:i], "DECLARE") {
+				return &stmtNote{kind: noteDirty, what: "a WITH HOLD cursor"}
+			}
+		}
+	}
+	return nil
+}
+
+// onCommitDrop reports whether a statement's words hold ON COMMIT DROP: a temporary
+// table that ends with its transaction.
+func onCommitDrop(words []string) bool {
+	for i := 0; i+2 < len(words); i++ {
+		if words[i] == "ON" && words[i+1] == "COMMIT" && words[i+2] == "DROP" {
+			return true
+		}
+	}
+	return false
+}
+
+// inspectStatement reads a statement's first words.
 func inspectStatement(q string) *stmtNote {
 	s := strings.TrimSpace(stripComments(strings.TrimRight(q, "\x00")))
 	s = strings.TrimRight(s, "; \t\r\n")
@@ -304,15 +422,6 @@ func inspectStatement(q string) *stmtNote {
 		}
 	case "PREPARE", "LISTEN", "LOAD":
 		return &stmtNote{kind: noteDirty, what: word}
-	case "CREATE":
-		w2, _ := firstWord(rest)
-		if w2 == "TEMP" || w2 == "TEMPORARY" || w2 == "LOCAL" || w2 == "GLOBAL" {
-			return &stmtNote{kind: noteDirty, what: "a temporary table"}
-		}
-	case "DECLARE":
-		if strings.Contains(strings.ToUpper(rest), "WITH HOLD") {
-			return &stmtNote{kind: noteDirty, what: "a WITH HOLD cursor"}
-		}
 	}
 	return nil
 }

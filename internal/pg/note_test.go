@@ -67,6 +67,36 @@ func TestInspectQuery(t *testing.T) {
 		{"SELECT pg_advisory_xact_lock(1)", nil},
 		{"SELECT set_config('search_path', 'x', false)", dirty},
 		{"/* unterminated", nil},
+		// State created past the first word, or in a later statement.
+		{"select 1; set role lowpriv", dirty},
+		{"begin; set session authorization lowpriv; commit", dirty},
+		{"select 1; set work_mem='61MB'", dirty},
+		{"begin; set work_mem='62MB'; commit", dirty},
+		{"begin; set local work_mem='62MB'; commit", nil},
+		{"select 'secret'::text as s into temp leak_a", dirty},
+		{"create table pg_temp.x (a int)", dirty},
+		{"create /*c*/ temp table t (a int)", dirty},
+		{"select 1; create temp table t (a int)", dirty},
+		{"begin; create temp table x (a int) on commit drop; commit", nil},
+		{"select pg_advisory_lock(77), pg_advisory_xact_lock(78)", dirty},
+		{"select PG_TRY_ADVISORY_LOCK_SHARED(1)", dirty},
+		{"select SET_CONFIG('work_mem','63MB',false)", dirty},
+		{"select 1; listen ch", dirty},
+		{"select 1; prepare p as select 1", dirty},
+		{"declare c cursor  with  hold for select 1", dirty},
+		{"DECLARE c CURSOR\nWITH HOLD FOR SELECT 1", dirty},
+		{"select 1; select 2;", nil},
+		{"select 1;;  ", nil},
+		// Words in literals, quoted names and comments are not statements.
+		{"select 'x; set role admin'", nil},
+		{`select "temp" from weather`, nil},
+		{"select temperature from weather", nil},
+		{"select $$; set role admin$$", nil},
+		{"select $tag$ into temp t $tag$", nil},
+		{"select E'\\'; set role admin'", nil},
+		{"select 1 -- ; set role admin", nil},
+		{"select /* ; create temp table t() */ 1", nil},
+		{"select $1::text; listen ch", dirty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {
@@ -94,7 +124,8 @@ func TestInspectQueryAllocatesNothingForOrdinaryQueries(t *testing.T) {
 func FuzzInspectQuery(f *testing.F) {
 	for _, q := range []string{"SELECT 1", "SET search_path TO app", "SET x=1", "RESET ALL", "DISCARD ALL",
 		"DEALLOCATE PREPARE ALL", "CREATE TEMP TABLE t()", "SET TIME ZONE 'UTC'", "-- c\nSET a = 1",
-		"/* x */ LISTEN c", "SET a = 1; SET b = 2", "SELECT pg_advisory_lock(1)", "DECLARE c CURSOR WITH HOLD FOR SELECT 1"} {
+		"/* x */ LISTEN c", "SET a = 1; SET b = 2", "SELECT pg_advisory_lock(1)", "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+		"select 1; set role x", "select 'a;b' into temp t", "select $$;$$; listen c", "select E'\\'';'"} {
 		f.Add([]byte(q + "\x00"))
 	}
 	f.Fuzz(func(t *testing.T, q []byte) {

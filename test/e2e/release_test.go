@@ -321,3 +321,34 @@ func TestExtendedProtocolSessionStateNeverReachesTheNextClient(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionStateHiddenInAQueryNeverReachesTheNextClient: in transaction mode, state
+// created past a query's first word or in a later statement of a multi-statement
+// query (a SET, a temporary table, a session lock, LISTEN, a WITH HOLD cursor) is
+// not handed to the next client of the server connection, while the client that
+// created it is still connected.
+func TestSessionStateHiddenInAQueryNeverReachesTheNextClient(t *testing.T) {
+	t.Parallel()
+	p, db, direct := cleanlinessFixture(t)
+	e := start(t, poolOfOne("transaction", p, db))
+	for _, q := range []string{
+		"select 1; set statement_timeout = 1234",
+		"begin; set search_path = leftover_schema, public; commit",
+		"select 1 as s into temp leftover",
+		"create table pg_temp.leftover (x int)",
+		"create /* c */ temp table leftover (x int)",
+		"select pg_advisory_lock(2), pg_advisory_xact_lock(3)",
+		"select SET_CONFIG('statement_timeout', '1234', false)",
+		"select 1; listen leftover_channel",
+		"begin; declare leftover_cursor cursor  with  hold for select 1; commit",
+	} {
+		t.Run(q, func(t *testing.T) {
+			c := dialRaw(t, e.Addr, testenv.TrustUser, e.DB, nil)
+			c.round(t, query(q))
+			next := connect(t, dsn(e.Addr, testenv.TrustUser, "", e.DB, "application_name=next"))
+			assertClean(t, next)
+			assertUnlocked(t, direct)
+			c.conn.Close()
+		})
+	}
+}
