@@ -120,3 +120,20 @@ func isFatal(err error) bool {
 	}
 	return true
 }
+
+// serverErrorCode returns the SQLSTATE of an ErrorResponse message (header
+// included), or "" if it has none.
+func serverErrorCode(msg []byte) string {
+	for b := msg[headerLen:]; len(b) > 0 && b[0] != 0; {
+		field := b[0]
+		v, rest, ok := cstring(b[1:])
+		if !ok {
+			return ""
+		}
+		if field == 'C' {
+			return string(v)
+		}
+		b = rest
+	}
+	return ""
+}

@@ -14,7 +14,9 @@ type expectation struct {
 	synth []byte
 	// stmt and stmtName, for Parse: the statement prepared on the server and the
 	// client's name for it ("" when motorpool injected the Parse), undone when the
-	// Parse fails or is skipped after an earlier error.
+	// Parse fails or is skipped after an earlier error. stmt, for a Bind or a
+	// Describe of a named statement: the statement, retired if the server refuses
+	// its plan.
 	stmt     *stmtInfo
 	stmtName string
 	// evicted, for motorpool's Close of a statement evicted from the connection, is that

@@ -164,7 +164,7 @@ func (r *relay) useStmt(sc *ServerConn, msg []byte, kind expectKind, off int, na
 	if !sc.prepared.has(st.id) {
 		r.prepare(sc, st, "")
 	}
-	sc.q.push(expectation{kind: kind})
+	sc.q.push(expectation{kind: kind, stmt: st.stmtInfo})
 	body := msg[headerLen:]
 	var nameBuf [24]byte
 	newName := serverName(nameBuf[:0], st.id)

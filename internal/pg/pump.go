@@ -207,6 +207,14 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 			return synth, bound, false, nil // errors are relayed even for injected work
 		}
 		// An extended-protocol request failed: the server skips everything up to Sync.
+		if (e.kind == expectBind || e.kind == expectDescribeStmt) && e.stmt != nil && c != nil &&
+			serverErrorCode(msg) == CodeFeatureNotSupported {
+			// The server refuses the statement's cached plan (cached plan must not
+			// change result type: a table behind it changed). Clients that prepared
+			// it keep getting that, as they would directly, until they prepare it
+			// again: their new Parse then gets a new statement, not this one.
+			c.a.stmts.retire(e.stmt)
+		}
 		if e.synth != nil {
 			synth, forward = append(synth, e.synth...), false // motorpool's own error instead
 		} else {

@@ -17,7 +17,8 @@ type statements struct {
 
 // stmtInfo is one distinct statement.
 type stmtInfo struct {
-	id uint64
+	id  uint64
+	key string // in statements.ids
 	// valid is set once a server has prepared the statement: a client's Parse of it
 	// can then be answered without a server connection.
 	valid atomic.Bool
@@ -43,9 +44,20 @@ func (s *statements) lookup(query, types []byte) *stmtInfo {
 		s.ids = make(map[string]*stmtInfo)
 	}
 	s.next++
-	st := &stmtInfo{id: s.next, effect: inspectQuery(query)}
-	s.ids[string(key)] = st
+	k := string(key)
+	st := &stmtInfo{id: s.next, key: k, effect: inspectQuery(query)}
+	s.ids[k] = st
 	return st
+}
+
+// retire forgets st, whose plan a server refused: the next Parse of its text gets a
+// new statement, with a new server-side name. Clients that hold st keep it.
+func (s *statements) retire(st *stmtInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids[st.key] == st {
+		delete(s.ids, st.key)
+	}
 }
 
 // serverName is the name a statement has on server connections.

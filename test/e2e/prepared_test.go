@@ -366,3 +366,52 @@ func TestSQLPrepareExecuteDeallocate(t *testing.T) {
 		t.Errorf("transaction mode:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantTx, "\n"))
 	}
 }
+
+// TestAStatementWhoseTableChangedIsPreparedAfresh: after ALTER TABLE changes a
+// statement's result, PostgreSQL refuses the cached plan of the statement motorpool
+// shares between clients (0A000). The client that meets the refusal gets it, as the
+// statement's own client would directly; after that, any client preparing or using
+// the statement on that server connection gets it prepared afresh, rather than the
+// refusal forever.
+func TestAStatementWhoseTableChangedIsPreparedAfresh(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 1})
+	direct := e.Direct(t)
+	mustExec(t, direct, "CREATE TABLE altered (a int)", "INSERT INTO altered VALUES (1)", "GRANT ALL ON altered TO PUBLIC")
+	ctx := testCtx(t)
+	columns := func(conn *pgx.Conn) (int, error) {
+		rows, err := conn.Query(ctx, "SELECT * FROM altered")
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+		}
+		return len(rows.FieldDescriptions()), rows.Err()
+	}
+	a := e.Connect(t, "") // pgx prepares and caches the statement
+	if n, err := columns(a); err != nil || n != 1 {
+		t.Fatalf("before: %d columns, %v", n, err)
+	}
+	mustExec(t, direct, "ALTER TABLE altered ADD COLUMN b int DEFAULT 2")
+	b := e.Connect(t, "")
+	n, err := columns(b)
+	if err != nil {
+		if !isCode(err, "0A000") {
+			t.Fatalf("the first use after ALTER TABLE: %v", err)
+		}
+		n, err = columns(b) // pgx prepares the statement again
+	}
+	if err != nil || n != 2 {
+		t.Fatalf("after ALTER TABLE: %d columns, %v; want the new 2", n, err)
+	}
+	for i := range 3 {
+		c := e.Connect(t, "")
+		if n, err := columns(c); err != nil || n != 2 {
+			t.Fatalf("client %d after ALTER TABLE: %d columns, %v", i, n, err)
+		}
+	}
+	if n, err := columns(a); err != nil && !isCode(err, "0A000") || err == nil && n != 2 {
+		t.Fatalf("the first client: %d columns, %v", n, err)
+	}
+}
