@@ -204,6 +204,14 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 	case msgErrorResponse:
 		if e.kind.endsAtReady() {
 			e.note.fail()
+			if e.drop {
+				// motorpool's own statement failed (a settings sync, a reset): what the
+				// session holds is no longer known, so it is reset before its next use.
+				sc.dirty = true
+			}
+			if e.note != nil && e.note.kind == noteProbe {
+				return synth, false, false, nil // the login fails with it (see start)
+			}
 			return synth, bound, false, nil // errors are relayed even for injected work
 		}
 		// An extended-protocol request failed: the server skips everything up to Sync.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -253,5 +254,24 @@ func TestNoticesReachTheClientThatCausedThem(t *testing.T) {
 	}
 	if len(got["quiet"]) != 0 {
 		t.Errorf("a client with client_min_messages=warning got notices %v", got["quiet"])
+	}
+}
+
+// TestABadStartupSettingFailsItsOwnLoginOnly: a startup setting PostgreSQL refuses
+// fails the login that asked for it with FATAL and PostgreSQL's SQLSTATE, and leaves
+// nothing on the server connection for the next client (a pool of one).
+func TestABadStartupSettingFailsItsOwnLoginOnly(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 1})
+	for opt, code := range map[string]string{"-c nosuch=1": "42704", "-c work_mem=lots": "22023"} {
+		err := connectErr(t, e.AppDSN("options="+strings.ReplaceAll(url.QueryEscape(opt), "+", "%20")))
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != code || pgErr.Severity != "FATAL" {
+			t.Errorf("options %q: %v, want FATAL %s as PostgreSQL says", opt, err, code)
+		}
+		next := e.Connect(t, "")
+		if n := queryInt(t, next, "SELECT 1"); n != 1 {
+			t.Fatalf("the next client after %q", opt)
+		}
 	}
 }
