@@ -23,6 +23,10 @@ type stmtNote struct {
 	// next is the batch's next effect, in order (extended protocol).
 	next *stmtNote
 
+	// For noteDeallocate: the client's statement and its name, given back to the
+	// client if the DEALLOCATE fails.
+	stmt *clientStmt
+
 	// For noteProbe: the settings whose values the query's one row reports (in column
 	// order), the values read, the server's error, and done, closed at ReadyForQuery.
 	keys   []string
@@ -55,6 +59,9 @@ const (
 	noteDiscardAll
 	// noteDeallocateAll: DEALLOCATE ALL, which drops every prepared statement.
 	noteDeallocateAll
+	// noteDeallocate: SQL DEALLOCATE of a statement the client prepared through the
+	// protocol, sent to the server under motorpool's name (see deallocate).
+	noteDeallocate
 	// noteProbe: motorpool's own query at login, which applies the client's settings
 	// and reads back their values as the server normalised them.
 	noteProbe
@@ -130,6 +137,18 @@ func probeQuery(sync string, keys []string) string {
 func (sc *ServerConn) applyNote(c *relay, n *stmtNote) (warning []byte) {
 	if n.kind == noteProbe {
 		close(n.done)
+		return nil
+	}
+	if n.kind == noteDeallocate {
+		switch {
+		case !n.failed:
+			sc.prepared.remove(n.stmt.id)
+		case c != nil && c.stmts[n.name] == nil:
+			if c.stmts == nil {
+				c.stmts = make(map[string]*clientStmt)
+			}
+			c.stmts[n.name] = n.stmt // PostgreSQL keeps it when DEALLOCATE fails
+		}
 		return nil
 	}
 	if n.failed && n.kind != noteDirty {

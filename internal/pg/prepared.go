@@ -1,8 +1,10 @@
 package pg
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -194,6 +196,60 @@ func (r *relay) prepare(sc *ServerConn, st *clientStmt, clientName string) {
 	r.out = append(append(r.out, name...), 0)
 	r.out = append(append(r.out, st.query...), 0)
 	r.out = append(r.out, st.types...)
+}
+
+// deallocate handles a simple Query that is SQL DEALLOCATE [PREPARE] of a statement
+// the client prepared through the protocol (as Rails drops statements): the server
+// knows it as motorpool's mp_N, shared with other clients, so the query is sent as
+// DEALLOCATE mp_N, after preparing mp_N if this connection lacks it, and the client's
+// name is dropped at once. It returns the query to send and its note, or nil when
+// the query is anything else. Called with sc.mu held.
+func (r *relay) deallocate(sc *ServerConn, msg []byte) ([]byte, *stmtNote) {
+	q := bytes.TrimSuffix(msg[headerLen:], []byte{0})
+	for len(q) > 0 && (q[0] == ' ' || q[0] == '\t' || q[0] == '\r' || q[0] == '\n') {
+		q = q[1:]
+	}
+	if !hasPrefixFold(q, "deallocate") {
+		return nil, nil // the fast path: no allocation
+	}
+	name, ok := deallocateName(string(q))
+	if !ok {
+		return nil, nil
+	}
+	st := r.stmts[name]
+	if st == nil {
+		return nil, nil // a SQL PREPAREd statement, or none: the server answers
+	}
+	delete(r.stmts, name)
+	if !sc.prepared.has(st.id) && sc.tx != txFailed {
+		r.prepare(sc, st, "")
+		sc.q.push(expectation{kind: expectSync, drop: true})
+		r.out = append(r.out, syncMsg...)
+	}
+	var nameBuf [24]byte
+	query := "DEALLOCATE " + string(serverName(nameBuf[:0], st.id))
+	return appendQuery(nil, query), &stmtNote{kind: noteDeallocate, name: name, stmt: st}
+}
+
+// deallocateName returns the statement name of a query that is DEALLOCATE
+// [PREPARE] name and nothing else, folded to lower case unless quoted, as
+// PostgreSQL reads it.
+func deallocateName(q string) (string, bool) {
+	w, rest := firstWord(stripComments(q))
+	if w != "DEALLOCATE" {
+		return "", false
+	}
+	if w2, after := firstWord(rest); w2 == "PREPARE" {
+		rest = after
+	}
+	rest = strings.TrimRight(strings.TrimSpace(rest), "; \t\r\n")
+	if len(rest) >= 2 && rest[0] == '"' && rest[len(rest)-1] == '"' {
+		return strings.ReplaceAll(rest[1:len(rest)-1], `""`, `"`), true
+	}
+	if rest == "" || strings.ToUpper(rest) == "ALL" || strings.ContainsAny(rest, " \t\r\n;\"'") {
+		return "", false
+	}
+	return strings.ToLower(rest), true
 }
 
 // invalidParse is a Parse that fails on the server. motorpool sends it where the

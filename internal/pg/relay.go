@@ -253,6 +253,11 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 		switch typ {
 		case msgQuery:
 			e.note = inspectQuery(msg[headerLen:])
+			if r.mapStmts && e.note == nil {
+				if q, n := r.deallocate(sc, msg); q != nil {
+					msg, e.note = q, n
+				}
+			}
 			r.unnamedHere = false // a simple query drops the unnamed statement
 			r.unnamed = r.unnamed[:0]
 			r.unnamedEffect = nil

@@ -415,3 +415,58 @@ func TestAStatementWhoseTableChangedIsPreparedAfresh(t *testing.T) {
 		t.Fatalf("the first client: %d columns, %v", n, err)
 	}
 }
+
+// TestSQLDeallocateOfAProtocolStatement: SQL DEALLOCATE of a statement the client
+// prepared through the protocol (as Rails drops statements) deallocates it, on the
+// server connection it was prepared on or another, and the name can be prepared
+// again for another query; DEALLOCATE of a name the client does not have is 26000,
+// as directly.
+func TestSQLDeallocateOfAProtocolStatement(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 2})
+	ctx := testCtx(t)
+	c := e.Connect(t, "").PgConn()
+	begin := func() pgx.Tx {
+		tx, err := e.Connect(t, "").Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tx.Rollback(ctx) })
+		return tx
+	}
+	prepare := func(sql, want string) {
+		t.Helper()
+		if _, err := c.Prepare(ctx, "a1", sql, nil); err != nil {
+			t.Fatalf("prepare a1 as %s: %v", sql, err)
+		}
+		res := c.ExecPrepared(ctx, "a1", nil, nil, nil).Read()
+		if res.Err != nil || string(res.Rows[0][0]) != want {
+			t.Fatalf("a1: %v %v, want %s", res.Rows, res.Err, want)
+		}
+	}
+	deallocate := func(q string) {
+		t.Helper()
+		if _, err := c.Exec(ctx, q).ReadAll(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// On the server connection it was prepared on.
+	prepare("SELECT 1", "1")
+	deallocate("DEALLOCATE a1")
+	prepare("SELECT 2", "2")
+	// On the other one: X is held while a1 is prepared on Y, then Y is held while
+	// the DEALLOCATE runs on X.
+	x := begin()
+	deallocate("deallocate prepare A1")
+	prepare("SELECT 3", "3")
+	y := begin()
+	if err := x.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deallocate(`DEALLOCATE "a1"`)
+	prepare("SELECT 4", "4")
+	y.Rollback(ctx)
+	if _, err := c.Exec(ctx, "DEALLOCATE nosuch").ReadAll(); !isCode(err, "26000") {
+		t.Fatalf("DEALLOCATE of an unknown name: %v, want 26000", err)
+	}
+}
