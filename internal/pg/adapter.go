@@ -124,6 +124,9 @@ func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
 	defer sess.Close()
 	defer a.unregister(r)
 	r.conn.SetDeadline(time.Time{})
+	w := newWaitCtx(ctx)
+	defer w.stop()
+	r.wait.Store(w)
 	err = r.run(ctx)
 	r.finish()
 	if errors.Is(err, errTerminate) || isDisconnect(err) {

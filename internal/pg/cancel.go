@@ -11,8 +11,9 @@ import (
 const cancelTimeout = 10 * time.Second
 
 // handleCancel serves a CancelRequest: it finds the client by the key motorpool gave it
-// and cancels the query its server connection runs for it, if any. A key nobody holds,
-// a client that left, or a client with nothing running is ignored, as PostgreSQL does.
+// and cancels the query its server connection runs for it, if any, or its wait for a
+// server connection. A key nobody holds, a client that left, or a client with nothing
+// running is ignored, as PostgreSQL does.
 func (a *Adapter) handleCancel(body []byte) {
 	if len(body) != 8 {
 		return // motorpool issues 4-byte keys only
@@ -26,6 +27,8 @@ func (a *Adapter) handleCancel(body []byte) {
 	}
 	if sc := r.server.Load(); sc != nil {
 		a.cancelServer(sc, r)
+	} else if w := r.wait.Load(); w != nil {
+		w.cancel(errUserCancel) // waiting for a server connection, or idle
 	}
 }
 

@@ -196,6 +196,9 @@ func (a *Adapter) routeError(err error, database string) error {
 
 // acquireError turns a failure to get a server connection into the client's error.
 func (a *Adapter) acquireError(err error) *Error {
+	if errors.Is(err, errUserCancel) {
+		return &Error{Severity: "ERROR", Code: CodeQueryCanceled, Message: errUserCancel.Error(), Err: err}
+	}
 	var pe *Error
 	if errors.As(err, &pe) {
 		return pe

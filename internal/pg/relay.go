@@ -66,6 +66,9 @@ type relay struct {
 	// BackendKeyData it was given.
 	sessionPID uint32
 	key        cancelKey
+	// wait, once logged in, is the context of waits for a server connection, which
+	// the client's cancel request ends.
+	wait atomic.Pointer[waitCtx]
 
 	bytesIn     int  // relayed to servers, not yet reported
 	warnedDirty bool // told once that its session state does not survive pooling
@@ -403,6 +406,9 @@ func (r *relay) lock(ctx context.Context) (*ServerConn, error) {
 // bind acquires a server connection from the client's pool and brings its session
 // state in line with the client's.
 func (r *relay) bind(ctx context.Context) (*ServerConn, error) {
+	if w := r.wait.Load(); w != nil {
+		ctx = w.arm()
+	}
 	lease, err := r.sess.Acquire(ctx)
 	if err != nil {
 		return nil, err

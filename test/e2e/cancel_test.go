@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/motorpool/motorpool/internal/proxy"
 )
 
 // isCode reports whether err carries SQLSTATE code.
@@ -288,5 +290,54 @@ func TestTransactionModeGivesMotorpoolsOwnBackendKey(t *testing.T) {
 	}
 	if err := <-errA; !isCode(err, "57014") {
 		t.Fatalf("cancelled query: %v, want 57014", err)
+	}
+}
+
+// TestCancelWhileWaitingForAServerConnection: a client whose statement waits for a
+// server connection (all busy) can cancel it as if it ran: the statement fails with
+// 57014 at once, is never sent, and the client goes on.
+func TestCancelWhileWaitingForAServerConnection(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 1, URLParams: "pool_timeout=60"})
+	direct := e.Direct(t)
+	mustExec(t, direct, "CREATE TABLE waited (x int)", "GRANT ALL ON waited TO PUBLIC")
+	ctx := testCtx(t)
+	holder, err := e.Connect(t, "").Begin(ctx) // holds the only server connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.Connect(t, "")
+	got := make(chan error, 1)
+	go func() {
+		_, err := b.Exec(ctx, "INSERT INTO waited VALUES (1)")
+		got <- err
+	}()
+	eventually(t, time.Minute, "the client waiting", func() error {
+		for _, c := range e.Proxy.Clients() {
+			if c.State == proxy.StateWaiting {
+				return nil
+			}
+		}
+		return errors.New("nobody waits")
+	})
+	if err := b.PgConn().CancelRequest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if !isCode(err, "57014") {
+			t.Fatalf("the cancelled wait: %v, want 57014", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the cancel did not end the wait")
+	}
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, b, "SELECT 8"); n != 8 {
+		t.Fatal("the client after its cancel")
+	}
+	if n := queryInt(t, direct, "SELECT count(*) FROM waited"); n != 0 {
+		t.Fatalf("the cancelled statement ran (%d rows)", n)
 	}
 }
