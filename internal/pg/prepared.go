@@ -252,6 +252,39 @@ func deallocateName(q string) (string, bool) {
 	return strings.ToLower(rest), true
 }
 
+// inClientTerms returns the server's ErrorResponse msg about statement st with the
+// statement's server-side name (mp_N) replaced by the client's own name for it, as
+// the client would read it directly ("bind message supplies 2 parameters, but
+// prepared statement "s1" requires 1"), or nil when there is nothing to replace. It
+// runs on errors only. c may be nil.
+func (c *relay) inClientTerms(msg []byte, st *stmtInfo) []byte {
+	if c == nil || st == nil {
+		return nil
+	}
+	var nameBuf [24]byte
+	quoted := `"` + string(serverName(nameBuf[:0], st.id)) + `"`
+	if !bytes.Contains(msg, []byte(quoted)) {
+		return nil
+	}
+	name := ""
+	for n, cs := range c.stmts {
+		if cs.stmtInfo == st && (name == "" || n < name) {
+			name = n
+		}
+	}
+	var e pgproto3.ErrorResponse
+	if name == "" || e.Decode(msg[headerLen:]) != nil {
+		return nil
+	}
+	r := strings.NewReplacer(quoted, `"`+name+`"`)
+	e.Message, e.Detail, e.Hint = r.Replace(e.Message), r.Replace(e.Detail), r.Replace(e.Hint)
+	out, err := e.Encode(nil)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
 // invalidParse is a Parse that fails on the server. motorpool sends it where the
 // client's request must fail, so the server enters the same state PostgreSQL would be
 // in (the transaction failed, messages skipped until Sync); the client sees the error

@@ -223,9 +223,12 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 			// again: their new Parse then gets a new statement, not this one.
 			c.a.stmts.retire(e.stmt)
 		}
-		if e.synth != nil {
+		switch renamed := c.inClientTerms(msg, e.stmt); {
+		case e.synth != nil:
 			synth, forward = append(synth, e.synth...), false // motorpool's own error instead
-		} else {
+		case renamed != nil && bound:
+			synth, forward = append(synth, renamed...), false
+		default:
 			forward = bound
 		}
 		// Undo what the skipped requests would have done, latest first (a Close and a

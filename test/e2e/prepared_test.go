@@ -470,3 +470,29 @@ func TestSQLDeallocateOfAProtocolStatement(t *testing.T) {
 		t.Fatalf("DEALLOCATE of an unknown name: %v, want 26000", err)
 	}
 }
+
+// TestServerErrorsNameTheClientsStatement: an error PostgreSQL gives about a prepared
+// statement names it as the client did, not by motorpool's server-side name, and
+// reads as it would directly.
+func TestServerErrorsNameTheClientsStatement(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 1})
+	ctx := testCtx(t)
+	errorOf := func(c *pgconn.PgConn) string {
+		t.Helper()
+		if _, err := c.Prepare(ctx, "s1", "SELECT $1::int", nil); err != nil {
+			t.Fatal(err)
+		}
+		res := c.ExecPrepared(ctx, "s1", [][]byte{[]byte("1"), []byte("2")}, nil, nil).Read()
+		var pgErr *pgconn.PgError
+		if !errors.As(res.Err, &pgErr) {
+			t.Fatalf("binding two parameters to a statement of one: %v", res.Err)
+		}
+		return pgErr.Code + " " + pgErr.Message
+	}
+	direct := errorOf(e.PG.Connect(t, e.PG.SuperUser, "", e.DB).PgConn())
+	through := errorOf(e.Connect(t, "").PgConn())
+	if through != direct {
+		t.Fatalf("through motorpool: %q\ndirectly:        %q", through, direct)
+	}
+}
