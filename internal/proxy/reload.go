@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/tls"
 	"reflect"
-	"slices"
 
 	"github.com/motorpool/motorpool/internal/config"
 )
@@ -24,15 +23,15 @@ import (
 func (p *Proxy) Reload(cfg *config.Config) error {
 	old := p.reg.Load()
 	reg := &registry{cfg: cfg, pools: make(map[string]*Pool)}
-	var retire []*Pool
 	var changed []poolChange
-	carried := make(map[*Pool]bool)
+	carried := make(map[*Pool]bool) // the old pools the new registry takes over
 	old.mu.Lock()
 	for key, pl := range old.pools {
 		spec, ok := specForKey(reg, key)
+		if !ok {
+			continue
+		}
 		switch {
-		case !ok:
-			retire = append(retire, pl)
 		case samePool(pl, spec):
 			reg.pools[key] = pl
 			carried[pl] = true
@@ -40,8 +39,6 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 			reg.pools[key] = pl
 			carried[pl] = true
 			changed = append(changed, poolChange{key, pl, spec.settings})
-		default:
-			retire = append(retire, pl)
 		}
 	}
 	old.mu.Unlock()
@@ -58,14 +55,13 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 			// The settings passed config validation, so only a pool closed
 			// meanwhile gets here: the next client builds a new one.
 			delete(reg.pools, c.key)
-			retire = append(retire, c.pool)
+			delete(carried, c.pool)
 			continue
 		}
 		c.pool.settings.Store(&c.settings)
 	}
 	p.reg.Store(reg)
-	retire = old.seal(carried, retire)
-	for _, pl := range retire {
+	for _, pl := range old.seal(carried) {
 		p.retire(pl)
 	}
 	if cfg.Listen != old.cfg.Listen {
@@ -75,15 +71,16 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 }
 
 // seal stops r, a registry a reload has replaced, from taking new pools, and returns
-// retire with the pools that clients built in r while the reload ran (a database whose
-// URL names no user gets a pool per user on first use): they have no place in the new
-// registry either. carried are the pools the new registry took over.
-func (r *registry) seal(carried map[*Pool]bool, retire []*Pool) []*Pool {
+// its pools the new registry did not take over (carried): those the reload replaced
+// or dropped, and those clients built in r while it ran (a database whose URL names
+// no user gets a pool per user on first use).
+func (r *registry) seal(carried map[*Pool]bool) []*Pool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sealed = true
+	var retire []*Pool
 	for _, pl := range r.pools {
-		if !carried[pl] && !slices.Contains(retire, pl) {
+		if !carried[pl] {
 			retire = append(retire, pl)
 		}
 	}

@@ -353,7 +353,7 @@ func TestReloadSealsTheOldRegistry(t *testing.T) {
 	// added behind the reload's back) is retired by seal.
 	stray := &Pool{Name: "shop.carol"}
 	other := &registry{pools: map[string]*Pool{"a": before, "b": stray}}
-	got := other.seal(map[*Pool]bool{before: true}, nil)
+	got := other.seal(map[*Pool]bool{before: true})
 	if len(got) != 1 || got[0] != stray {
 		t.Fatalf("seal retired %v, want the stray pool only", got)
 	}
