@@ -223,12 +223,11 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 			// again: their new Parse then gets a new statement, not this one.
 			c.a.stmts.retire(e.stmt)
 		}
-		switch renamed := c.inClientTerms(msg, e.stmt); {
-		case e.synth != nil:
+		if e.synth != nil {
 			synth, forward = append(synth, e.synth...), false // motorpool's own error instead
-		case renamed != nil && bound:
+		} else if renamed := c.inClientTerms(msg, e.stmt); renamed != nil && bound {
 			synth, forward = append(synth, renamed...), false
-		default:
+		} else {
 			forward = bound
 		}
 		// Undo what the skipped requests would have done, latest first (a Close and a
