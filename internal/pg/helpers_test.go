@@ -124,6 +124,19 @@ func (e *env) pool() *proxy.Pool {
 	return nil
 }
 
+// awaitIdle waits until the pool holds n idle server connections: a client's
+// answer reaches it before the pump releases the server connection it came from.
+func (e *env) awaitIdle(n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(hangTimeout)
+	for e.pool().Core().Stats().Idle != n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the pool never held %d idle server connections", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // logRecorder is a slog handler that keeps what tests look for in the proxy's logs.
 type logRecorder struct {
 	mu     sync.Mutex

@@ -130,6 +130,7 @@ func TestSessionStateFollowsTheClientToAnotherServerConnection(t *testing.T) {
 				})
 			a := e.connect()
 			assert.Equal(t, tt.relayed, types(a.query(tt.query)))
+			e.awaitIdle(1)
 			b := e.connect()
 			assert.Equal(t, "CommandComplete ReadyForQuery(T)", types(b.query("BEGIN")), "b holds the first server connection")
 			assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(a.query("SELECT 1")), "a lands on the second")
