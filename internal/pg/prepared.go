@@ -22,9 +22,9 @@ import (
 //
 // The methods below run on the client goroutine with sc.mu held.
 
-// maxUnnamedLen bounds the unnamed Parse kept for re-preparing on another server
-// connection.
-const maxUnnamedLen = 64 << 10
+// maxUnnamedRetained is the largest buffer a client keeps for its unnamed Parse once a
+// smaller one replaces it.
+const maxUnnamedRetained = 64 << 10
 
 var (
 	parseComplete = []byte{msgParseComplete, 0, 0, 0, 4}
@@ -97,10 +97,7 @@ func (r *relay) parse(sc *ServerConn, msg []byte) error {
 	if len(name) == 0 {
 		// The unnamed statement: relayed as is, and kept so a later Bind on another
 		// server connection can prepare it again.
-		r.unnamed = r.unnamed[:0]
-		if len(msg) <= maxUnnamedLen {
-			r.unnamed = append(r.unnamed, msg...)
-		}
+		r.keepUnnamed(msg)
 		r.unnamedHere = true
 		r.unnamedEffect = inspectQuery(query)
 		sc.q.push(expectation{kind: expectParse})
@@ -360,6 +357,26 @@ func (r *relay) answerLocally(msg []byte) bool {
 		return true
 	}
 	return false
+}
+
+// keepUnnamed keeps a copy of the client's unnamed Parse, whatever its size: PostgreSQL
+// keeps the statement until the next one replaces it, and a Bind in a later transaction
+// may reach another server connection. A large buffer is not kept for small statements.
+func (r *relay) keepUnnamed(msg []byte) {
+	if cap(r.unnamed) > maxUnnamedRetained && len(msg) <= maxUnnamedRetained {
+		r.unnamed = nil
+	}
+	r.unnamed = append(r.unnamed[:0], msg...)
+}
+
+// dropUnnamed forgets the client's unnamed statement (a simple query replaces it).
+func (r *relay) dropUnnamed() {
+	r.unnamedHere = false
+	r.unnamed = r.unnamed[:0]
+	if cap(r.unnamed) > maxUnnamedRetained {
+		r.unnamed = nil
+	}
+	r.unnamedEffect = nil
 }
 
 // refuseLocally answers an unbound client's request with an error, then skips to Sync.

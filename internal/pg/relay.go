@@ -261,9 +261,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 					msg, e.note = q, n
 				}
 			}
-			r.unnamedHere = false // a simple query drops the unnamed statement
-			r.unnamed = r.unnamed[:0]
-			r.unnamedEffect = nil
+			r.dropUnnamed()
 		case msgSync:
 			if r.batchFailed {
 				r.batchEffect.fail()

@@ -98,6 +98,10 @@ var protocolScenarios = []struct {
 		{bind(""), execute(0), syncMsg()},
 		{bind(""), execute(0), syncMsg()},
 	}},
+	{"an unnamed statement over 64 KiB parsed and bound in different Syncs", []round{
+		{parse("", "SELECT 42 /* "+strings.Repeat("x", 70_000)+" */"), syncMsg()},
+		{bind(""), execute(0), syncMsg()},
+	}},
 	{"named statements used across Syncs inside a transaction", []round{
 		{query("BEGIN")},
 		{parse("s", "SELECT $1::int"), bind("s", "5"), execute(0), syncMsg()},
