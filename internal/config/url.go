@@ -135,15 +135,32 @@ func ParseURL(s string) (URL, error) {
 	if strings.ContainsRune(rest, '#') {
 		return u, errors.New("URL has a fragment (#...); percent-encode a # in a password as %23")
 	}
+	err := u.parse(rest)
+	if err != nil && userinfoCut(rest) {
+		// What the parser took for a port, a host or a parameter is part of a
+		// password: quoting it would show the password.
+		return u, errors.New("the user name or password contains / or ? unencoded; percent-encode them as %2F and %3F")
+	}
+	return u, err
+}
+
+func (u *URL) parse(rest string) error {
 	rest, query, _ := strings.Cut(rest, "?")
 	authority, path, _ := strings.Cut(rest, "/")
 	if err := u.parseAuthority(authority); err != nil {
-		return u, err
+		return err
 	}
 	if err := u.parsePath(path); err != nil {
-		return u, err
+		return err
 	}
-	return u, u.parseQuery(query)
+	return u.parseQuery(query)
+}
+
+// userinfoCut reports whether the URL after its scheme (rest) has its only @
+// after the authority ends, as when a password holds a / or ? unencoded.
+func userinfoCut(rest string) bool {
+	end := strings.IndexAny(rest, "/?")
+	return end >= 0 && !strings.Contains(rest[:end], "@") && strings.Contains(rest[end:], "@")
 }
 
 func (u *URL) parseAuthority(authority string) error {

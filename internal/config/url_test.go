@@ -223,6 +223,9 @@ func TestParseURLErrors(t *testing.T) {
 		{"postgresql://app:p%zz@h/db", "password has an invalid percent-escape; percent-encode % as %25"},
 		{"postgresql://app:pa#ss@h/db", "URL has a fragment (#...); percent-encode a # in a password as %23"},
 		{"postgresql://h/a/b", "database name contains a /; percent-encode it as %2F"},
+		{"postgresql://app:se/cret@h/db", "the user name or password contains / or ? unencoded; percent-encode them as %2F and %3F"},
+		{"postgresql://app:se?cret@h/db", "the user name or password contains / or ? unencoded; percent-encode them as %2F and %3F"},
+		{"postgresql://h/db?application_name=me@home", ""},
 		{"mongodb+srv://a,b/", "a mongodb+srv URL takes exactly one host name and no port"},
 		{"mongodb+srv://a:27017/", "a mongodb+srv URL takes exactly one host name and no port"},
 		{"postgresql://h/db?" + strings.Repeat("a", maxURLLength), "URL is longer than 8192 bytes"},
@@ -249,6 +252,10 @@ func TestURLErrorsNeverShowThePassword(t *testing.T) {
 		"postgresql://app:hunter2@h/db#x",
 		"postgresql://app:hunter2@a b/db",
 		"postgresql://app:hunter2%zz@h/db",
+		"postgresql://app:hunter2/x@h/db",
+		"postgresql://app:hunter2?x@h/db",
+		"postgresql://app:1234?hunter2@h/db",
+		"mongodb://app:hunter2/x@h1,h2/db",
 	} {
 		_, err := ParseURL(in)
 		require.Error(t, err, in)
