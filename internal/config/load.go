@@ -18,11 +18,22 @@ const maxFileSize = 4 << 20
 // Load reads, resolves and validates the configuration file at path, with
 // ${VAR} references taken from the process environment. See Parse.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data, os.LookupEnv)
+}
+
+// readFile reads at most one byte more than Parse accepts, so that a device
+// or a pipe that never ends (-c /dev/zero) is refused instead of read for ever.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
 }
 
 // Parse resolves and validates a configuration. name is used in positions

@@ -175,6 +175,17 @@ func TestLoad(t *testing.T) {
 		_, err := Load("testdata/does-not-exist.yaml")
 		assert.True(t, errors.Is(err, os.ErrNotExist))
 	})
+	t.Run("endless file", func(t *testing.T) {
+		t.Parallel()
+		_, err := Load("/dev/zero")
+		require.Error(t, err)
+		assert.Equal(t, "/dev/zero: file is larger than 4194304 bytes", err.Error())
+	})
+	t.Run("directory", func(t *testing.T) {
+		t.Parallel()
+		_, err := Load("testdata")
+		assert.ErrorContains(t, err, "is a directory")
+	})
 }
 
 func mustRead(t *testing.T, path string) []byte {
