@@ -475,7 +475,8 @@ func firstWord(s string) (word, rest string) {
 	return strings.ToUpper(s[:i]), s[i:]
 }
 
-// stripComments removes leading -- and /* */ comments.
+// stripComments removes leading -- and /* */ comments; block comments nest, as in
+// PostgreSQL.
 func stripComments(s string) string {
 	for {
 		s = strings.TrimLeft(s, " \t\r\n")
@@ -487,11 +488,7 @@ func stripComments(s string) string {
 			}
 			s = s[i+1:]
 		case strings.HasPrefix(s, "/*"):
-			i := strings.Index(s, "*/")
-			if i < 0 {
-				return ""
-			}
-			s = s[i+2:]
+			s = s[skipBlockComment(s, 0):]
 		default:
 			return s
 		}

@@ -35,6 +35,8 @@ func TestInspectQuery(t *testing.T) {
 		{"SET XML OPTION DOCUMENT", set("xmloption", "SET XML OPTION DOCUMENT")},
 		{"-- a comment\nSET x = 1", set("x", "SET x = 1")},
 		{"/* a comment */ SET x = 1", set("x", "SET x = 1")},
+		{"/* a /* nested */ comment */ SET x = 1", set("x", "SET x = 1")},
+		{"/* a /* nested */ comment */ DISCARD ALL", &stmtNote{kind: noteDiscardAll}},
 		{"SET LOCAL work_mem = '1MB'", nil},
 		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", nil},
 		{"SET CONSTRAINTS ALL DEFERRED", nil},

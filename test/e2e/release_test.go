@@ -337,6 +337,7 @@ func TestSessionStateHiddenInAQueryNeverReachesTheNextClient(t *testing.T) {
 		"select 1 as s into temp leftover",
 		"create table pg_temp.leftover (x int)",
 		"create /* c */ temp table leftover (x int)",
+		"/* a /* nested */ comment */ set statement_timeout = 1234",
 		"select pg_advisory_lock(2), pg_advisory_xact_lock(3)",
 		"select SET_CONFIG('statement_timeout', '1234', false)",
 		"select 1; listen leftover_channel",
