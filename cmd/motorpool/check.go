@@ -37,7 +37,7 @@ Exit status: 0 valid (warnings allowed), 2 invalid.`,
 }
 
 func runCheck(stdout, stderr io.Writer, file string) error {
-	cfg, err := config.Load(file)
+	cfg, err := load(file)
 	if err != nil {
 		var errs config.Errors
 		if !errors.As(err, &errs) {

@@ -61,6 +61,13 @@ func TestCheck(t *testing.T) {
 		{"warnings allowed", "testdata/warning.yaml", 0, []string{"[database shop]"},
 			[]string{"warning: testdata/warning.yaml: auth: no users and no auth_query: no client can log in", "valid (1 warning)"}, nil},
 		{"missing file", "testdata/nope.yaml", 2, nil, []string{"open testdata/nope.yaml: no such file or directory"}, nil},
+		{"serve proxies PostgreSQL only", "testdata/mysql.yaml", 2, nil, []string{
+			"testdata/mysql.yaml:6:10: databases.orders.url: motorpool serve proxies PostgreSQL only (postgresql:// or postgres://), not mysql\n",
+			"invalid (1 error)"}, nil},
+		{"TLS files serve cannot load", "testdata/tlsfiles.yaml", 2, nil, []string{
+			"testdata/tlsfiles.yaml:2:14: tls: cannot load cert and key: open testdata/nonexistent-cert.pem: no such file or directory\n",
+			"testdata/tlsfiles.yaml:5:10: databases.shop.url: sslrootcert: open testdata/nonexistent-ca.pem: no such file or directory\n",
+			"invalid (2 errors)"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,4 +137,26 @@ func TestLoadTLS(t *testing.T) {
 	if assert.Error(t, err) {
 		assert.Contains(t, err.Error(), "/nonexistent/cert.pem")
 	}
+}
+
+// TestServeLoadsWhatCheckAccepts: serve and its reloads load the file as check
+// does, so a file check refuses is refused before serve listens or a reload
+// changes anything, with the same messages.
+func TestServeLoadsWhatCheckAccepts(t *testing.T) {
+	for _, file := range []string{"testdata/mysql.yaml", "testdata/tlsfiles.yaml"} {
+		_, checkErr, code := run(t, "check", "-c", file)
+		require.Equal(t, 2, code)
+		_, err := load(file)
+		var errs config.Errors
+		require.ErrorAs(t, err, &errs, file)
+		for _, e := range errs {
+			assert.Contains(t, checkErr, e.Error()+"\n")
+		}
+		var serveErr bytes.Buffer
+		_, err = loadOrReport(&serveErr, file)
+		assert.Equal(t, exitError{exitInvalid}, err)
+		assert.True(t, strings.HasPrefix(checkErr, serveErr.String()), "serve prints what check prints:\n%s", serveErr.String())
+	}
+	_, err := load("testdata/valid.yaml")
+	assert.NoError(t, err)
 }

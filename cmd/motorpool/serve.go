@@ -83,7 +83,7 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 	reload := func(why string) error {
 		reloading.Lock()
 		defer reloading.Unlock()
-		next, err := config.Load(file)
+		next, err := load(file)
 		if err != nil {
 			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)
 			return err
@@ -181,7 +181,7 @@ func drainAndStop(log *slog.Logger, px *proxy.Proxy, served <-chan error, drain 
 
 // loadOrReport loads the configuration, printing its problems as check does.
 func loadOrReport(stderr io.Writer, file string) (*config.Config, error) {
-	cfg, err := config.Load(file)
+	cfg, err := load(file)
 	if err != nil {
 		var errs config.Errors
 		if !errors.As(err, &errs) {
