@@ -156,3 +156,27 @@ func TestMySQLStatementTimeoutStaysInPool(t *testing.T) {
 	assert.Equal(t, "5s", db.Pool.Format(SettingStatementTimeout))
 	assert.NotContains(t, db.Session, "statement_timeout")
 }
+
+// TestSubMillisecondTimeoutsAreNotDisabled: PostgreSQL takes these settings in
+// whole milliseconds, where 0 disables them, so a timeout under 1ms is sent
+// rounded up rather than down to "none".
+func TestSubMillisecondTimeoutsAreNotDisabled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, db, key, want string
+	}{
+		{"statement_timeout in the URL", `{ url: "postgresql://h/db?statement_timeout=0.5" }`, "statement_timeout", "1"},
+		{"statement_timeout in YAML", `{ url: "postgresql://h/db", statement_timeout: 500us }`, "statement_timeout", "1"},
+		{"fraction rounds up", `{ url: "postgresql://h/db", statement_timeout: 1500us }`, "statement_timeout", "2"},
+		{"lock_timeout in YAML", `{ url: "postgresql://h/db", session: { lock_timeout: 500us } }`, "lock_timeout", "1"},
+		{"mongodb wtimeoutMS in YAML", `{ url: "mongodb://h/db", session: { wtimeoutMS: 1ns } }`, "wtimeoutMS", "1"},
+		{"zero stays zero", `{ url: "postgresql://h/db", session: { lock_timeout: 0s } }`, "lock_timeout", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := mustParse(t, "databases:\n  db: "+tt.db+"\n").Databases[0]
+			assert.Equal(t, tt.want, db.Session[tt.key])
+		})
+	}
+}

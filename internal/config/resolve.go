@@ -177,9 +177,19 @@ func (d *decoder) applyWrittenSession(p Provider, path string, l *layerSource, d
 // duration in YAML ("10s").
 func msFromDuration(prm *param, val string) string {
 	if dur, err := time.ParseDuration(val); err == nil && prm.ms {
-		return strconv.FormatInt(dur.Milliseconds(), 10)
+		return strconv.FormatInt(ceilMillis(dur), 10)
 	}
 	return val
+}
+
+// ceilMillis is d in whole milliseconds, rounded up: the server takes these
+// settings in milliseconds, where 0 means none, so 500µs must not become 0.
+func ceilMillis(d time.Duration) int64 {
+	ms := d.Milliseconds()
+	if d%time.Millisecond > 0 {
+		ms++
+	}
+	return ms
 }
 
 // sessionTimeout puts a PostgreSQL pool's statement timeout into its
@@ -190,7 +200,7 @@ func sessionTimeout(p Provider, pool Pool, session map[string]string, origins ma
 	if p != ProviderPostgres || pool.StatementTimeout == 0 {
 		return
 	}
-	session[string(SettingStatementTimeout)] = strconv.FormatInt(pool.StatementTimeout.Milliseconds(), 10)
+	session[string(SettingStatementTimeout)] = strconv.FormatInt(ceilMillis(pool.StatementTimeout), 10)
 	origins["session."+string(SettingStatementTimeout)] = origins[string(SettingStatementTimeout)]
 }
 
