@@ -140,6 +140,31 @@ func concat(lists ...[]param) []param {
 	return out
 }
 
+// clientParams explain the parameters of Prisma's and libpq's URLs that
+// motorpool does not take, which a URL copied from an application's
+// configuration often carries. An edit-distance suggestion would mislead
+// here (socket_timeout is not a misspelt lock_timeout).
+var clientParams = map[string]string{
+	"pgbouncer":            "it is a Prisma client option for the application's URL to motorpool, which it does not need there: motorpool keeps prepared statements working in transaction mode",
+	"statement_cache_size": "it is a Prisma client option for the application's URL to motorpool; to stop motorpool preparing statements, use prepared_statements=false",
+	"socket_timeout":       "it is a Prisma client option with no pooler equivalent; to bound queries use statement_timeout (milliseconds)",
+	"sslaccept":            "it is Prisma's; use sslmode=verify-full for strict, sslmode=require to accept any certificate",
+	"sslidentity":          "it is Prisma's PKCS#12 bundle; give the PEM files as sslcert and sslkey",
+	"sslpassword":          "encrypted keys are not supported; give an unencrypted sslkey",
+	"host":                 "put the host in the URL; a Unix socket directory goes there percent-encoded, as in postgresql://user@%2Fvar%2Frun%2Fpostgresql/db",
+	"port":                 "put the port in the URL after the host, as in postgresql://user@host:5433/db",
+	"options":              "give server settings as URL parameters (search_path, lock_timeout, ...) or under session: in the file",
+}
+
+// unknownParam is the error for a query parameter provider p does not take.
+func unknownParam(p Provider, key string) error {
+	libpq := key == "host" || key == "port" || key == "options"
+	if why, ok := clientParams[key]; ok && (p == ProviderPostgres || p == ProviderMySQL && !libpq) {
+		return fmt.Errorf("unknown parameter %q for %s: %s", truncate(key, 40), p, why)
+	}
+	return fmt.Errorf("unknown parameter %q for %s%s", truncate(key, 40), p, didYouMean(key, paramNames(p)))
+}
+
 // lookupParam finds a provider's query parameter by name.
 func lookupParam(p Provider, name string) (*param, bool) {
 	params := urlParams[p]

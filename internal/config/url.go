@@ -284,7 +284,7 @@ func (u *URL) parseQuery(query string) error {
 		}
 		p, ok := lookupParam(u.Provider, key)
 		if !ok {
-			return fmt.Errorf("unknown parameter %q for %s%s", truncate(key, 40), u.Provider, didYouMean(key, paramNames(u.Provider)))
+			return unknownParam(u.Provider, key)
 		}
 		if prev, dup := seen[p.target()]; dup {
 			if prev == p.name {
