@@ -160,3 +160,15 @@ func TestServeLoadsWhatCheckAccepts(t *testing.T) {
 	_, err := load("testdata/valid.yaml")
 	assert.NoError(t, err)
 }
+
+// TestChangeSummary: a reload's log line lists its changes on one line, so
+// that text logs do not show them as "\n" escapes.
+func TestChangeSummary(t *testing.T) {
+	parse := func(limit string) *config.Config {
+		cfg, err := config.Parse("m.yaml", []byte("listen: 127.0.0.1:"+limit+"\ndatabases:\n  shop: { url: \"postgresql://h/shop?connection_limit="+limit+"\" }\n"), nil)
+		require.NoError(t, err)
+		return cfg
+	}
+	got := changeSummary(config.Diff(parse("5"), parse("6")))
+	assert.Equal(t, "listen 127.0.0.1:5 -> 127.0.0.1:6 (restart); database shop: connection_limit 5 -> 6 (live)", got)
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -97,10 +98,12 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 		}
 		changes := config.Diff(px.Config(), next)
 		if changes.Empty() {
+			summary := "none"
 			if nextTLS != nil {
 				adapter.SetTLS(nextTLS, next.TLS.Mode == config.TLSRequire)
-				log.Info("configuration reloaded", "why", why, "changes", "none; tls.cert and tls.key read again")
+				summary = "none; tls.cert and tls.key read again"
 			}
+			log.Info("configuration reloaded", "why", why, "changes", summary)
 			return nil
 		}
 		if err := px.Reload(next); err != nil {
@@ -111,7 +114,7 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 		console.SetToken(string(next.Admin.Token))
 		level.Set(next.Log.Level)
 		logs.SetFormat(next.Log.Format)
-		log.Info("configuration reloaded", "why", why, "changes", changes.String())
+		log.Info("configuration reloaded", "why", why, "changes", changeSummary(changes))
 		return nil
 	}
 	shutdown := make(chan struct{}, 1) // the admin console's SHUTDOWN
@@ -166,6 +169,11 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			}
 		}
 	}
+}
+
+// changeSummary is changes on one log line, its changes separated by "; ".
+func changeSummary(changes config.Changes) string {
+	return strings.ReplaceAll(strings.TrimSuffix(changes.String(), "\n"), "\n", "; ")
 }
 
 // drainAndStop drains the proxy (SIGTERM, the console's SHUTDOWN) and waits for
