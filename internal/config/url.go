@@ -348,6 +348,8 @@ func (u URL) Redacted() string {
 		}
 		if strings.HasPrefix(h.Host, "/") {
 			h.Host = url.PathEscape(h.Host)
+		} else {
+			h.Host = strings.ReplaceAll(h.Host, "%", "%25") // an IPv6 zone: [fe80::1%25eth0]
 		}
 		b.WriteString(h.String())
 	}

@@ -277,6 +277,7 @@ func TestRedacted(t *testing.T) {
 		{"mongodb://u:p%40@h1,h2:27018/?replicaSet=rs", "mongodb://u:xxxxx@h1:27017,h2:27018/?replicaSet=rs"},
 		{"postgresql://a%40b:pw@[::1]/my%20db?application_name=a+b", "postgresql://a%40b:xxxxx@[::1]:5432/my%20db?application_name=a+b"},
 		{"mongodb+srv://u:p@c.example.com/x", "mongodb+srv://u:xxxxx@c.example.com/x"},
+		{"postgresql://app@[fe80::1%25eth0]:5433/db", "postgresql://app@[fe80::1%25eth0]:5433/db"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
