@@ -243,11 +243,37 @@ func settable(name string) bool {
 // lock, set_config, a WITH HOLD cursor). A state change in a query of several
 // statements cannot be followed (they run in one implicit transaction, and a SET
 // among them may or may not stand): the connection is marked for a reset.
+//
+// A backslash in a string literal escapes a quote only in a session with
+// standard_conforming_strings off, which motorpool does not track; so a query with a
+// backslash is also read that way, and if the two readings differ where it matters,
+// the connection is marked for a reset: 'a\” ; SET … -- ' hides a SET from one of
+// them.
 func inspectQuery(q []byte) *stmtNote {
 	if !mayChangeState(q) {
 		return nil
 	}
-	stmts := splitSQL(strings.TrimRight(string(q), "\x00"))
+	text := strings.TrimRight(string(q), "\x00")
+	stmts := splitSQL(text, false)
+	n := inspectStatements(stmts)
+	if strings.IndexByte(text, '\\') < 0 {
+		return n
+	}
+	other := splitSQL(text, true)
+	if sameStatements(stmts, other) {
+		return n
+	}
+	if n == nil {
+		n = inspectStatements(other)
+	}
+	if n == nil {
+		return nil
+	}
+	return &stmtNote{kind: noteDirty, what: "a query whose statements depend on standard_conforming_strings"}
+}
+
+// inspectStatements is inspectQuery for a query split into statements.
+func inspectStatements(stmts []sqlStatement) *stmtNote {
 	if len(stmts) == 1 {
 		return inspectSQL(stmts[0])
 	}

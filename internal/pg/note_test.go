@@ -37,6 +37,11 @@ func TestInspectQuery(t *testing.T) {
 		{"/* a comment */ SET x = 1", set("x", "SET x = 1")},
 		{"/* a /* nested */ comment */ SET x = 1", set("x", "SET x = 1")},
 		{"/* a /* nested */ comment */ DISCARD ALL", &stmtNote{kind: noteDiscardAll}},
+		// Whether a backslash escapes a quote depends on standard_conforming_strings.
+		{`SELECT 'x\'' ; SET search_path = y; --'`, dirty},
+		{`SELECT 'a\' ; SET search_path = x; --'`, dirty},
+		{`SET search_path = 'a\b'`, set("search_path", `SET search_path = 'a\b'`)},
+		{`SELECT E'\'' , 'b\'`, nil},
 		{"SET LOCAL work_mem = '1MB'", nil},
 		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", nil},
 		{"SET CONSTRAINTS ALL DEFERRED", nil},

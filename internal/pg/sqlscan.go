@@ -1,6 +1,9 @@
 package pg
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // A small SQL lexer, enough to find what a query does to its session: where its
 // statements end and which words it uses, outside string literals, quoted
@@ -8,8 +11,10 @@ import "strings"
 
 // scanSQL calls token for each keyword or unquoted identifier of q (q[start:end]) and
 // for each semicolon, which ends a statement (end = start+1). Unterminated literals
-// and comments run to the end of q, as PostgreSQL would read them.
-func scanSQL(q string, token func(start, end int)) {
+// and comments run to the end of q, as PostgreSQL would read them. With backslashes,
+// a backslash escapes the next byte in every string literal, as it does in a session
+// with standard_conforming_strings off; otherwise only in E'...'.
+func scanSQL(q string, backslashes bool, token func(start, end int)) {
 	for i := 0; i < len(q); {
 		c := q[i]
 		switch {
@@ -22,7 +27,7 @@ func scanSQL(q string, token func(start, end int)) {
 		case c == '/' && strings.HasPrefix(q[i:], "/*"):
 			i = skipBlockComment(q, i)
 		case c == '\'':
-			escapes := i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') && (i == 1 || !isIdentByte(q[i-2]))
+			escapes := backslashes || i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') && (i == 1 || !isIdentByte(q[i-2]))
 			i = skipQuoted(q, i, '\'', escapes)
 		case c == '"':
 			i = skipQuoted(q, i, '"', false)
@@ -117,8 +122,8 @@ type sqlStatement struct {
 }
 
 // splitSQL splits q into its statements, dropping those without a word (empty ones,
-// comments).
-func splitSQL(q string) []sqlStatement {
+// comments); backslashes is as for scanSQL.
+func splitSQL(q string, backslashes bool) []sqlStatement {
 	var out []sqlStatement
 	start := 0
 	var words []string
@@ -128,7 +133,7 @@ func splitSQL(q string) []sqlStatement {
 		}
 		words, start = nil, end+1
 	}
-	scanSQL(q, func(s, e int) {
+	scanSQL(q, backslashes, func(s, e int) {
 		if q[s] == ';' {
 			flush(s)
 			return
@@ -137,4 +142,11 @@ func splitSQL(q string) []sqlStatement {
 	})
 	flush(len(q))
 	return out
+}
+
+// sameStatements reports whether a and b split a query alike.
+func sameStatements(a, b []sqlStatement) bool {
+	return slices.EqualFunc(a, b, func(x, y sqlStatement) bool {
+		return x.text == y.text && slices.Equal(x.words, y.words)
+	})
 }

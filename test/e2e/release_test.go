@@ -352,4 +352,12 @@ func TestSessionStateHiddenInAQueryNeverReachesTheNextClient(t *testing.T) {
 			c.conn.Close()
 		})
 	}
+	t.Run("a SET hidden by a backslash with standard_conforming_strings off", func(t *testing.T) {
+		c := dialRaw(t, e.Addr, testenv.TrustUser, e.DB, nil)
+		defer c.conn.Close()
+		c.round(t, query("set standard_conforming_strings = off"))
+		c.round(t, query(`select 'x\'' ; set statement_timeout = 1234; --'`))
+		next := connect(t, dsn(e.Addr, testenv.TrustUser, "", e.DB, "application_name=next"))
+		assertClean(t, next)
+	})
 }
