@@ -149,23 +149,31 @@ func (r *relay) refuseLogin(err error) error {
 // negotiate reads startup packets until a StartupMessage: it answers SSLRequest and
 // GSSENCRequest and serves a CancelRequest. The TLS settings are those current when
 // the client's first packet is read, for all its packets.
+//
+// As PostgreSQL, it answers each request once, and a GSSENCRequest after a TLS
+// handshake not at all: a repeated one is refused like an unknown protocol version
+// (0A000) instead of being answered until the login timeout.
 func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 	ct := a.tls.Load()
+	sslDone, gssDone := false, false
 	for {
 		p, err := readStartupPacket(r.conn)
 		if err != nil {
 			return nil, err
 		}
-		switch p.code {
-		case codeSSL:
+		switch {
+		case p.code == codeSSL && !sslDone:
 			if err := a.startTLS(r, ct.conf); err != nil {
 				return nil, err
 			}
-		case codeGSSEnc:
+			_, encrypted := r.conn.(*tls.Conn)
+			sslDone, gssDone = true, gssDone || encrypted
+		case p.code == codeGSSEnc && !gssDone:
 			if _, err := r.conn.Write([]byte{'N'}); err != nil {
 				return nil, err
 			}
-		case codeCancel:
+			gssDone = true
+		case p.code == codeCancel:
 			a.handleCancel(p.body)
 			return nil, errCancelRequest
 		default:
@@ -184,9 +192,6 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 // startTLS answers the client's SSLRequest: 'N' when conf is nil, else 'S' and
 // the handshake.
 func (a *Adapter) startTLS(r *relay, conf *tls.Config) error {
-	if _, encrypted := r.conn.(*tls.Conn); encrypted {
-		return Fatalf(CodeProtocolViolation, "SSLRequest on an encrypted connection")
-	}
 	if conf == nil {
 		_, err := r.conn.Write([]byte{'N'})
 		return err

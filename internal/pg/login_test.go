@@ -107,6 +107,39 @@ func TestLogin(t *testing.T) {
 	}
 }
 
+// TestRepeatedEncryptionRequest: an SSLRequest or GSSENCRequest is answered once;
+// a second one is refused as PostgreSQL refuses it, not answered again and again
+// until the login timeout.
+func TestRepeatedEncryptionRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{}, respondLogin)
+	for _, code := range []uint32{codeSSL, codeGSSEnc} {
+		t.Run(fmt.Sprintf("%d.%d", code>>16, code&0xffff), func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", e.addr)
+			require.NoError(t, err)
+			defer conn.Close()
+			_, err = conn.Write(append(startupBytes(code, nil), startupBytes(code, nil)...))
+			require.NoError(t, err)
+			var b [1]byte
+			conn.SetReadDeadline(time.Now().Add(hangTimeout))
+			_, err = io.ReadFull(conn, b[:])
+			require.NoError(t, err)
+			assert.Equal(t, "N", string(b[:]))
+			typ, body, err := readRaw(conn)
+			require.NoError(t, err, "the second request is answered with an error")
+			m, err := decodeBackend(typ, body)
+			require.NoError(t, err)
+			require.IsType(t, &pgproto3.ErrorResponse{}, m)
+			er := m.(*pgproto3.ErrorResponse)
+			assert.Equal(t, "0A000", er.Code)
+			assert.Equal(t, fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff), er.Message)
+			_, _, err = readRaw(conn)
+			assert.ErrorIs(t, err, io.EOF)
+		})
+	}
+}
+
 // TestLoginWithPgconn logs in with pgx's pgconn, a real client library, by SCRAM and
 // by MD5, and checks the refusal of a wrong password as pgconn reports it.
 func TestLoginWithPgconn(t *testing.T) {
