@@ -13,6 +13,10 @@ func (d *decoder) decodeDatabase(name string, k, n *yaml.Node) *dbSource {
 	if name == "" || len(name) > 63 {
 		d.errorf(k, path, "a database name must be 1 to 63 bytes long")
 	}
+	if r := d.resolve(n); r != nil && r.Kind == yaml.ScalarNode && !isNull(r) {
+		d.errorf(r, path, "want a mapping with the url, as in %s: { url: \"postgresql://...\" }, got a scalar", truncate(name, 40))
+		return src
+	}
 	hasURL := false
 	d.mapping(n, path, databaseKeys, func(key string, _, v *yaml.Node) {
 		p := join(path, key)

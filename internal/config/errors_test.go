@@ -153,11 +153,21 @@ func TestErrors(t *testing.T) {
 		{"scale to target without target", okDB + "scaling: { rules: [ { trigger: queue_buildup, threshold: 3, action: scale_to_target } ] }\n", nil,
 			[]string{"test.yaml:3:21: scaling.rules[0]: scale_to_target needs target"}},
 		{"wrong kind", "databases: [ a, b ]\n", nil,
-			[]string{"test.yaml:1:1: databases: at least one database is required",
-				"test.yaml:1:12: databases: want a mapping (key: value lines), got a list"}},
+			[]string{"test.yaml:1:12: databases: want a mapping (key: value lines), got a list"}},
 		{"merge keys", "base: &b { url: \"postgresql://h/db\" }\n", nil,
 			[]string{`test.yaml:1:1: unknown key "base"`, "test.yaml:1:1: databases: at least one database is required"}},
 	}
+	tests = append(tests, []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want []string
+	}{
+		{"database as a bare url", "databases:\n  shop: postgresql://h/shop\n", nil,
+			[]string{`test.yaml:2:9: databases.shop: want a mapping with the url, as in shop: { url: "postgresql://..." }, got a scalar`}},
+		{"no databases", "listen: 127.0.0.1:6432\n", nil,
+			[]string{"test.yaml:1:1: databases: at least one database is required"}},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -183,8 +193,9 @@ func TestErrorsAreAllReported(t *testing.T) {
 
 func TestSecretsNeverInErrors(t *testing.T) {
 	t.Parallel()
-	vars := map[string]string{"PW": "hunter2-secret"}
+	vars := map[string]string{"PW": "hunter2-secret", "SLASHED_PW": "hunter2/secret"}
 	for _, y := range []string{
+		"databases:\n  db: { url: \"postgresql://app:${SLASHED_PW}@h/db\" }\n",
 		"databases:\n  db: { url: \"postgresql://app:${PW}@h:x/db\" }\n",
 		"databases:\n  db: { url: \"postgresql://app:${PW}@h/db?nope=1\" }\n",
 		"auth: { type: md5, users: { app: { password: \"SCRAM-SHA-256$4096:c2FsdA==$c3Q=:c2U=\" } } }\n" + okDB,

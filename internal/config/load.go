@@ -167,6 +167,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *source {
 		Origins:              map[string]Origin{},
 	}
 	s := &source{cfg: cfg, authPos: map[string]Pos{}}
+	databasesBroken := false // databases: is there but not a mapping, which is reported
 	for _, k := range []string{"listen", "max_client_connections", "profile", "log.level", "log.format",
 		"tls.mode", "auth.type", "admin.listen"} {
 		cfg.Origins[k] = Origin{}
@@ -190,6 +191,8 @@ func (d *decoder) decodeConfig(root *yaml.Node) *source {
 		case "admin":
 			d.decodeAdmin(v, s)
 		case "databases":
+			nerrs := len(d.errs)
+			defer func() { databasesBroken = len(d.errs) > nerrs && len(s.databases) == 0 }()
 			d.mapping(v, key, nil, func(name string, k, v *yaml.Node) {
 				s.databases = append(s.databases, d.decodeDatabase(name, k, v))
 			})
@@ -204,7 +207,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *source {
 			cfg.Origins[key] = fileOrigin(d.pos(v))
 		}
 	})
-	if len(s.databases) == 0 {
+	if len(s.databases) == 0 && !databasesBroken {
 		d.errorAt(d.pos(root), "databases", "at least one database is required")
 	}
 	return s
