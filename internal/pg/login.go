@@ -28,8 +28,8 @@ func (a *Adapter) login(serveCtx context.Context, r *relay, c *proxy.Client, sp 
 	if sp.minor > 0 || len(sp.protocolOptions) > 0 {
 		r.write(negotiateProtocol(sp))
 	}
-	if v := sp.params["replication"]; v != "" && v != "false" && v != "off" && v != "0" {
-		return nil, Fatalf(CodeFeatureNotSupported, "replication connections are not supported by motorpool")
+	if err := sp.checkReplication(); err != nil {
+		return nil, err
 	}
 	wanted, err := sp.sessionSettings()
 	if err != nil {

@@ -79,6 +79,41 @@ func parseStartup(code uint32, body []byte) (*startupParams, error) {
 	return sp, nil
 }
 
+// checkReplication refuses a replication connection (replication=database, or a
+// true boolean), which motorpool does not proxy, and a replication value PostgreSQL
+// would refuse (22023). A false boolean ("false", "off", "no", "0", ...) asks for an
+// ordinary connection.
+func (sp *startupParams) checkReplication() error {
+	v, ok := sp.params["replication"]
+	if !ok {
+		return nil
+	}
+	on, valid := parseBool(v)
+	switch {
+	case v == "database" || valid && on:
+		return Fatalf(CodeFeatureNotSupported, "replication connections are not supported by motorpool")
+	case !valid:
+		e := Fatalf(CodeInvalidParameterValue, "invalid value for parameter \"replication\": \"%s\"", v)
+		e.Hint = `Valid values are: "false", 0, "true", 1, "database".`
+		return e
+	}
+	return nil
+}
+
+// parseBool parses a boolean as PostgreSQL's parse_bool: case-insensitive prefixes
+// of true, false, yes and no, on and off (at least two letters), 1 and 0.
+func parseBool(v string) (value, ok bool) {
+	l := strings.ToLower(v)
+	prefixOf := func(word string, min int) bool { return len(l) >= min && strings.HasPrefix(word, l) }
+	switch {
+	case prefixOf("true", 1), prefixOf("yes", 1), l == "on", l == "1":
+		return true, true
+	case prefixOf("false", 1), prefixOf("no", 1), prefixOf("off", 2), l == "0":
+		return false, true
+	}
+	return false, false
+}
+
 // sessionSettings returns the run-time settings a client asked for in its startup
 // packet: every parameter but the connection's identity, with options' -c name=value
 // pairs expanded.
