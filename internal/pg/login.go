@@ -36,9 +36,10 @@ func (a *Adapter) login(serveCtx context.Context, r *relay, c *proxy.Client, sp 
 		return nil, err
 	}
 	route, err := c.Route(proxy.RouteRequest{Database: database, User: user, Application: wanted["application_name"]})
-	if errors.Is(err, proxy.ErrUnknownDatabase) {
+	if errors.Is(err, proxy.ErrUnknownDatabase) || errors.Is(err, proxy.ErrNotAdmin) {
 		// PostgreSQL authenticates first: only a client that knows a password learns
-		// that the database does not exist.
+		// that the database does not exist, or that the user may not use the console
+		// (which would otherwise tell admin users from others without a password).
 		if err := r.authenticate(ctx, user, c.UserCredentials(user)); err != nil {
 			return nil, err
 		}

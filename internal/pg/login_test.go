@@ -146,6 +146,38 @@ func TestRepeatedEncryptionRequest(t *testing.T) {
 	}
 }
 
+// TestConsoleRefusalAfterAuthentication: a user who may not use the admin console
+// learns it only with the right password, so admin user names cannot be told from
+// others without one.
+func TestConsoleRefusalAfterAuthentication(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{top: "auth: { users: { app: { password: s3cret }, boss: { password: b0ss } } }\nadmin: { users: [boss] }\n"}, respondLogin)
+	e.px.SetConsole(nopConsole{})
+	ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+	defer cancel()
+	tests := []struct{ user, password, code string }{
+		{"app", "wrong", "28P01"},
+		{"nobody", "wrong", "28P01"},
+		{"boss", "wrong", "28P01"},
+		{"app", "s3cret", "28000"},
+	}
+	for _, tt := range tests {
+		_, err := pgconn.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/motorpool?sslmode=disable", tt.user, tt.password, e.addr))
+		var pe *pgconn.PgError
+		require.ErrorAs(t, err, &pe, "%s/%s", tt.user, tt.password)
+		assert.Equal(t, tt.code, pe.Code, "%s/%s: %s", tt.user, tt.password, pe.Message)
+	}
+	conn, err := pgconn.Connect(ctx, fmt.Sprintf("postgres://boss:b0ss@%s/motorpool?sslmode=disable", e.addr))
+	require.NoError(t, err)
+	conn.Close(ctx)
+}
+
+type nopConsole struct{}
+
+func (nopConsole) Exec(context.Context, string, string) (*proxy.ConsoleResult, error) {
+	return &proxy.ConsoleResult{Tag: "SHOW"}, nil
+}
+
 // TestLoginWithPgconn logs in with pgx's pgconn, a real client library, by SCRAM and
 // by MD5, and checks the refusal of a wrong password as pgconn reports it.
 func TestLoginWithPgconn(t *testing.T) {
