@@ -270,10 +270,10 @@ func TestConsolePgBouncerTables(t *testing.T) {
 			"app": {"pool_size": "", "max_user_connections": "0", "current_connections": "1", "current_client_connections": "0"},
 		}},
 		{"SHOW TOTALS", []string{"name", "value"}, map[string]map[string]string{
-			"total_xact_count": {"value": "5"}, "total_query_count": {"value": "10"}, "total_received": {"value": "100"},
-			"total_sent": {"value": "0"}, "total_xact_time": {"value": "0"}, "total_query_time": {"value": "0"},
+			"total_xact_count": {"value": "5"}, "total_query_count": {"value": "10"}, "total_client_bytes": {"value": "100"},
+			"total_server_bytes": {"value": "0"}, "total_xact_time": {"value": "0"}, "total_query_time": {"value": "0"},
 			// times the pools measured themselves, and rates over a single sample
-			"total_wait_time": {}, "avg_xact_count": {}, "avg_query_count": {}, "avg_recv": {}, "avg_sent": {},
+			"total_wait_time": {}, "avg_xact_count": {}, "avg_query_count": {}, "avg_client_bytes": {}, "avg_server_bytes": {},
 			"avg_xact_time": {}, "avg_query_time": {}, "avg_wait_time": {},
 		}},
 		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time",

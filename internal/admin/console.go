@@ -11,7 +11,7 @@ import (
 
 // ConsoleCommands lists the console's commands, for SHOW HELP and errors.
 var ConsoleCommands = []string{
-	"SHOW POOLS", "SHOW STATS", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
+	"SHOW POOLS", "SHOW STATS", "SHOW STATS_TOTALS", "SHOW STATS_AVERAGES", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
 	"SHOW LISTS", "SHOW CONFIG", "SHOW VERSION", "SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS",
 	"SHOW DIAGNOSIS", "SHOW HELP",
 	"PAUSE [db]", "RESUME [db]", "KILL db", "RELOAD", "SHUTDOWN",
@@ -53,6 +53,10 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, error) {
 		t = a.showPools()
 	case "STATS":
 		t = a.showStats()
+	case "STATS_TOTALS":
+		t = a.showStatsTotals()
+	case "STATS_AVERAGES":
+		t = a.showStatsAverages()
 	case "TOTALS":
 		t = a.showTotals()
 	case "CLIENTS":

@@ -77,18 +77,30 @@ func splitAddr(t *proxy.Target) (host, port string) {
 	return h, p
 }
 
-// showConfig lists every resolved setting, with databases and services
-// prefixed by their section ("database shop.connection_limit").
+// showConfig is PgBouncer's SHOW CONFIG: every resolved setting, with
+// databases and services prefixed by their section ("database
+// shop.connection_limit"). Its four columns are PgBouncer's, as tools
+// (pgbouncer_exporter) refuse any other count: default is the value when it
+// is the built-in default and empty otherwise, as motorpool keeps no table
+// of defaults apart from origins; changeable is yes or no. Where each value
+// came from is motorpool check's to show.
 func (a *Admin) showConfig() *table {
-	t := newTable("key", "value", "default", "changeable", "origin")
+	t := newTable("key", "value", "default", "changeable")
 	for _, s := range a.px.Config().Sections() {
 		for _, e := range s.Entries {
 			key := e.Key
 			if s.Title != "" {
 				key = s.Title + "." + e.Key
 			}
-			changeable := key != "listen" && key != "admin.listen"
-			t.add(key, e.Value, e.Origin.String() == "default", changeable, e.Origin.String())
+			def := ""
+			if e.Origin.String() == "default" {
+				def = e.Value
+			}
+			changeable := "yes"
+			if key == "listen" || key == "admin.listen" {
+				changeable = "no"
+			}
+			t.add(key, e.Value, def, changeable)
 		}
 	}
 	return t

@@ -19,10 +19,21 @@ type dbStats struct {
 	wAcquires                    uint64
 }
 
-// statsColumns are SHOW STATS' columns after database, and SHOW TOTALS' rows.
-var statsColumns = []string{"total_xact_count", "total_query_count", "total_received", "total_sent",
-	"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
-	"avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time"}
+// totalsColumns are PgBouncer's SHOW STATS_TOTALS columns after database, and
+// averagesColumns its SHOW STATS_AVERAGES ones; SHOW STATS has both, named
+// as statsColumns. pgbouncer_exporter reads SHOW STATS_TOTALS.
+var (
+	totalsColumns   = []string{"xact_count", "query_count", "bytes_received", "bytes_sent", "xact_time", "query_time", "wait_time"}
+	averagesColumns = totalsColumns
+	statsColumns    = []string{"total_xact_count", "total_query_count", "total_received", "total_sent",
+		"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
+		"avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time"}
+	// totalsRows are SHOW TOTALS' row names: PgBouncer calls the byte counts
+	// client and server bytes there.
+	totalsRows = []string{"total_xact_count", "total_query_count", "total_client_bytes", "total_server_bytes",
+		"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
+		"avg_client_bytes", "avg_server_bytes", "avg_xact_time", "avg_query_time", "avg_wait_time"}
+)
 
 // addStats adds pool p's counters, and those of its last minute, to s.
 func (a *Admin) addStats(s *dbStats, p *proxy.Pool) {
@@ -47,9 +58,18 @@ func (a *Admin) addStats(s *dbStats, p *proxy.Pool) {
 	s.wAcquires += w.Acquired
 }
 
-// values returns s in the order of statsColumns; times in microseconds.
-func (s *dbStats) values() []any {
-	us := func(d time.Duration) int64 { return d.Microseconds() }
+func us(d time.Duration) int64 { return d.Microseconds() }
+
+// totals returns s's counts since start in the order of totalsColumns; times
+// in microseconds.
+func (s *dbStats) totals() []any {
+	return []any{s.xacts, s.queries, s.recv, s.sent, us(s.xactTime), us(s.queryTime), us(s.wait)}
+}
+
+// averages returns s's last minute in the order of averagesColumns: counts
+// and bytes per second, times as means per transaction, query or acquire, in
+// microseconds.
+func (s *dbStats) averages() []any {
 	avg := func(total time.Duration, n uint64) int64 {
 		if n == 0 {
 			return 0
@@ -62,38 +82,57 @@ func (s *dbStats) values() []any {
 		}
 		return int64(float64(n)/secs + 0.5)
 	}
-	return []any{s.xacts, s.queries, s.recv, s.sent, us(s.xactTime), us(s.queryTime), us(s.wait),
-		rate(s.wXacts, s.w), rate(s.wQueries, s.w), int64(s.wRecv), int64(s.wSent),
+	return []any{rate(s.wXacts, s.w), rate(s.wQueries, s.w), int64(s.wRecv), int64(s.wSent),
 		avg(s.wXactTime, s.wXacts), avg(s.wQueryTime, s.wQueries), avg(s.wWait, s.wAcquires)}
 }
 
-// showStats is PgBouncer's SHOW STATS, one row per database: totals since
-// start, and avg_* over the last minute (PgBouncer's stats period is also a
-// minute). Times are in microseconds.
-func (a *Admin) showStats() *table {
-	t := newTable(append([]string{"database"}, statsColumns...)...)
-	stats := map[string]*dbStats{}
+// values returns s in the order of statsColumns.
+func (s *dbStats) values() []any { return append(s.totals(), s.averages()...) }
+
+// statsByDatabase sums every pool's statistics by database.
+func (a *Admin) statsByDatabase() (dbs []string, stats map[string]*dbStats) {
+	stats = map[string]*dbStats{}
 	for _, p := range a.px.Pools() {
 		s := stats[p.Database]
 		if s == nil {
 			s = &dbStats{}
 			stats[p.Database] = s
+			dbs = append(dbs, p.Database)
 		}
 		a.addStats(s, p)
 	}
-	dbs := make([]string, 0, len(stats))
-	for db := range stats {
-		dbs = append(dbs, db)
-	}
 	slices.Sort(dbs)
+	return dbs, stats
+}
+
+// statsTable is a table of one row per database, its columns cols after
+// database and its values those vals returns.
+func (a *Admin) statsTable(cols []string, vals func(*dbStats) []any) *table {
+	t := newTable(append([]string{"database"}, cols...)...)
+	dbs, stats := a.statsByDatabase()
 	for _, db := range dbs {
-		t.add(append([]any{db}, stats[db].values()...)...)
+		t.add(append([]any{db}, vals(stats[db])...)...)
 	}
 	return t
 }
 
+// showStats is PgBouncer's SHOW STATS, one row per database: totals since
+// start, and avg_* over the last minute (PgBouncer's stats period is also a
+// minute). Times are in microseconds.
+func (a *Admin) showStats() *table { return a.statsTable(statsColumns, (*dbStats).values) }
+
+// showStatsTotals is PgBouncer's SHOW STATS_TOTALS: SHOW STATS' totals alone.
+func (a *Admin) showStatsTotals() *table { return a.statsTable(totalsColumns, (*dbStats).totals) }
+
+// showStatsAverages is PgBouncer's SHOW STATS_AVERAGES: SHOW STATS' averages
+// alone.
+func (a *Admin) showStatsAverages() *table {
+	return a.statsTable(averagesColumns, (*dbStats).averages)
+}
+
 // showTotals is PgBouncer's SHOW TOTALS: SHOW STATS summed over every pool,
-// one row per statistic. The averages are over the pools' combined traffic.
+// one row per statistic, named as PgBouncer names them. The averages are
+// over the pools' combined traffic.
 func (a *Admin) showTotals() *table {
 	t := newTable("name", "value")
 	var s dbStats
@@ -101,7 +140,7 @@ func (a *Admin) showTotals() *table {
 		a.addStats(&s, p)
 	}
 	for i, v := range s.values() {
-		t.add(statsColumns[i], v)
+		t.add(totalsRows[i], v)
 	}
 	return t
 }

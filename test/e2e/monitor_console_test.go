@@ -85,6 +85,8 @@ func TestMonitorConsoleShow(t *testing.T) {
 		{"SHOW STATS", []string{"database", "total_xact_count", "total_query_count", "total_received", "total_sent", "total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time"}, 1},
 		{"SHOW CLIENTS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "ptr", "application_name"}, 1},
 		{"SHOW TOTALS", []string{"name", "value"}, 14},
+		{"SHOW STATS_TOTALS", []string{"database", "xact_count", "query_count", "bytes_received", "bytes_sent", "xact_time", "query_time", "wait_time"}, 1},
+		{"SHOW STATS_AVERAGES", []string{"database", "xact_count", "query_count", "bytes_received", "bytes_sent", "xact_time", "query_time", "wait_time"}, 1},
 		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time", "ptr", "link", "remote_pid"}, 1},
 		{"SHOW USERS", []string{"name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections", "current_connections", "max_user_client_connections", "current_client_connections"}, 3},
 		{"SHOW LISTS", []string{"list", "items"}, 12},
@@ -122,12 +124,21 @@ func TestMonitorConsoleShow(t *testing.T) {
 	if got := column(cols, rows[0], "total_query_count"); got == "0" {
 		t.Errorf("SHOW STATS counted no queries: %v", rows[0])
 	}
-	// One database: the totals are its statistics.
+	// One database: the totals are its statistics, under PgBouncer's SHOW
+	// TOTALS names.
 	tcols, trows := consoleTable(t, ctx, con, "SHOW TOTALS")
+	var names []string
+	asStats := strings.NewReplacer("total_client_bytes", "total_received", "total_server_bytes", "total_sent")
 	for _, r := range trows {
-		if strings.HasPrefix(r[0], "total_") && r[1] != column(cols, rows[0], r[0]) {
-			t.Errorf("SHOW TOTALS %s = %s, SHOW STATS has %s", r[0], r[1], column(cols, rows[0], r[0]))
+		names = append(names, r[0])
+		if stat := asStats.Replace(r[0]); strings.HasPrefix(r[0], "total_") && r[1] != column(cols, rows[0], stat) {
+			t.Errorf("SHOW TOTALS %s = %s, SHOW STATS has %s", r[0], r[1], column(cols, rows[0], stat))
 		}
+	}
+	if want := []string{"total_xact_count", "total_query_count", "total_client_bytes", "total_server_bytes",
+		"total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count",
+		"avg_client_bytes", "avg_server_bytes", "avg_xact_time", "avg_query_time", "avg_wait_time"}; !slices.Equal(names, want) {
+		t.Errorf("SHOW TOTALS rows %v, PgBouncer's are %v", names, want)
 	}
 	if got := byName(t, tcols, trows, "total_xact_count", "value"); got == "0" {
 		t.Errorf("SHOW TOTALS counted no transactions: %v", trows)
