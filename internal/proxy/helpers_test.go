@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/motorpool/motorpool/internal/config"
 )
 
@@ -97,4 +99,17 @@ func poolNamed(p *Proxy, name string) *Pool {
 		}
 	}
 	return nil
+}
+
+// routedPool routes a new client of p with req, opens its session (closed when the
+// test ends) and returns the session's pool.
+func routedPool(t *testing.T, p *Proxy, req RouteRequest) *Pool {
+	t.Helper()
+	c := testClient(t, p)
+	rt, err := c.Route(req)
+	require.NoError(t, err)
+	s, err := rt.Open(c)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s.Pool()
 }

@@ -105,9 +105,9 @@ func TestReload(t *testing.T) {
 	analyst := testClient(t, p)
 	rt, err := analyst.Route(RouteRequest{Database: "shop", User: "analyst"})
 	require.NoError(t, err)
-	require.Same(t, reports, rt.Pool)
 	s, err := rt.Open(analyst)
 	require.NoError(t, err)
+	require.Same(t, reports, s.Pool())
 	lease, err := s.Acquire(context.Background())
 	require.NoError(t, err)
 
@@ -143,9 +143,9 @@ func TestReload(t *testing.T) {
 		c := testClient(t, p)
 		rt, err := c.Route(RouteRequest{Database: "tight", User: "app"})
 		require.NoError(t, err)
-		require.Same(t, tight, rt.Pool)
 		s2, err := rt.Open(c)
 		require.NoError(t, err)
+		require.Same(t, tight, s2.Pool())
 		defer s2.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -170,18 +170,14 @@ func TestReload(t *testing.T) {
 	t.Run("a new service gets its pool", func(t *testing.T) {
 		gw := poolNamed(p, "shop/gateway")
 		require.NotNil(t, gw)
-		rt, err := testClient(t, p).Route(RouteRequest{Database: "shop", User: "app", Application: "gw-1"})
-		require.NoError(t, err)
-		assert.Same(t, gw, rt.Pool)
+		assert.Same(t, gw, routedPool(t, p, RouteRequest{Database: "shop", User: "app", Application: "gw-1"}))
 	})
 	t.Run("a changed pool is replaced for new sessions", func(t *testing.T) {
 		next := poolNamed(p, "shop/reports")
 		require.NotNil(t, next)
 		assert.NotSame(t, reports, next)
 		assert.Equal(t, ModeSession, next.Mode)
-		rt, err := testClient(t, p).Route(RouteRequest{Database: "shop", User: "analyst"})
-		require.NoError(t, err)
-		assert.Same(t, next, rt.Pool)
+		assert.Same(t, next, routedPool(t, p, RouteRequest{Database: "shop", User: "analyst"}))
 	})
 	t.Run("the replaced pool serves its open session to the end, then closes", func(t *testing.T) {
 		assert.Equal(t, ModeTransaction, s.Mode(), "the session keeps its pool's mode")
@@ -214,9 +210,7 @@ databases:
 	rt, err = testClient(t, p).Route(RouteRequest{Database: "shop", User: "app"})
 	require.NoError(t, err)
 	assert.Equal(t, "changed", rt.Credentials.Password)
-	rt, err = testClient(t, p).Route(RouteRequest{Database: "shop", User: "analyst"})
-	require.NoError(t, err)
-	assert.Equal(t, "shop", rt.Pool.Name, "the reports service is gone")
+	assert.Equal(t, "shop", routedPool(t, p, RouteRequest{Database: "shop", User: "analyst"}).Name, "the reports service is gone")
 }
 
 // recordingProto is a stubProto that keeps the server connections it opens, by
@@ -357,4 +351,30 @@ func TestReloadSealsTheOldRegistry(t *testing.T) {
 	if len(got) != 1 || got[0] != stray {
 		t.Fatalf("seal retired %v, want the stray pool only", got)
 	}
+}
+
+// TestReloadDuringLogin: a client routed before a reload that replaces its pool, and
+// authenticated after it, gets a session on the new pool; the old one closed at the
+// reload, having no session.
+func TestReloadDuringLogin(t *testing.T) {
+	t.Parallel()
+	p := newStubProxy(t, reloadBefore, nil)
+	old := poolNamed(p, "shop/reports")
+	require.NotNil(t, old)
+	c := testClient(t, p)
+	rt, err := c.Route(RouteRequest{Database: "shop", User: "analyst"})
+	require.NoError(t, err)
+
+	require.NoError(t, p.Reload(parseConfig(t, reloadAfter))) // reports: session mode
+	p.bg.Wait()
+	require.True(t, closedPool(t, old))
+
+	s, err := rt.Open(c)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Same(t, poolNamed(p, "shop/reports"), s.Pool())
+	assert.Equal(t, ModeSession, s.Mode())
+	l, err := s.Acquire(context.Background())
+	require.NoError(t, err, "the session's pool is open")
+	s.Release(l)
 }

@@ -15,14 +15,14 @@ type RouteRequest struct {
 	Application string
 }
 
-// Route is where a client goes: its pool and how it must authenticate.
+// Route is where a client goes: how it must authenticate and, once it has, which
+// pool Open gives it a session on.
 type Route struct {
-	// Pool is the client's pool; nil for the admin console.
-	Pool *Pool
 	// Console, when set, is the admin console the client logged in to.
 	Console     Console
 	Credentials Credentials
 	client      *Client
+	req         RouteRequest
 }
 
 // AuthQuerier is implemented by adapters that can look a user's stored password up
@@ -51,17 +51,12 @@ func (c *Client) Route(req RouteRequest) (*Route, error) {
 	if db == nil {
 		return nil, ErrUnknownDatabase
 	}
-	pl, err := reg.poolFor(p, db, req)
-	if errors.Is(err, errStaleRegistry) {
-		return c.Route(req) // reloaded between the Load and poolFor: the new one is stored
-	}
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
-	c.database, c.user, c.application, c.pool = req.Database, req.User, req.Application, pl.Name
+	c.database, c.user, c.application = req.Database, req.User, req.Application
 	c.mu.Unlock()
-	return &Route{Pool: pl, Credentials: reg.credentials(p, db, req.User), client: c}, nil
+	// No pool is built before the client authenticates: a database whose URL names
+	// no user gets a pool per client user, and user names are the client's to choose.
+	return &Route{Credentials: reg.credentials(p, db, req.User), client: c, req: req}, nil
 }
 
 // UserCredentials returns the credentials auth.users gives user (the zero value, an
@@ -72,19 +67,45 @@ func (c *Client) UserCredentials(user string) Credentials {
 	return c.proxy.reg.Load().userCredentials(c.proxy, user)
 }
 
-// Open starts the client's session on the route's pool, once it has authenticated.
-// It must not be called for the admin console.
+// Open starts the client's session, once it has authenticated, on the pool the
+// configuration in force gives it, building the pool on first use. It returns
+// ErrShuttingDown, or ErrUnknownDatabase when a reload removed the database since
+// Route. It must not be called for the admin console.
 func (rt *Route) Open(c *Client) (*Session, error) {
-	if c.proxy.draining.Load() {
-		return nil, ErrShuttingDown
+	p := c.proxy
+	for {
+		if p.draining.Load() {
+			return nil, ErrShuttingDown
+		}
+		if rt.Console != nil {
+			return nil, ErrUnknownDatabase
+		}
+		reg := p.reg.Load()
+		db := reg.cfg.Database(rt.req.Database)
+		if db == nil {
+			return nil, ErrUnknownDatabase
+		}
+		pl, err := reg.poolFor(p, db, rt.req)
+		if errors.Is(err, errStaleRegistry) {
+			continue // reloaded between the Load and poolFor: the new one is stored
+		}
+		if err != nil {
+			return nil, err
+		}
+		pl.sessions.Add(1)
+		if pl.retired.Load() {
+			// A reload replaced pl after poolFor found it, and may have closed it
+			// already, seeing no session: route again, in the new registry.
+			pl.sessionEnded(p)
+			continue
+		}
+		pl.Counters.Sessions.Add(1)
+		c.mu.Lock()
+		c.pool = pl.Name
+		c.mu.Unlock()
+		c.setState(StateIdle)
+		return &Session{client: c, pool: pl}, nil
 	}
-	if rt.Pool == nil {
-		return nil, ErrUnknownDatabase
-	}
-	rt.Pool.sessions.Add(1)
-	rt.Pool.Counters.Sessions.Add(1)
-	c.setState(StateIdle)
-	return &Session{client: c, pool: rt.Pool}, nil
 }
 
 // matches reports whether a client belongs to service s.

@@ -62,30 +62,28 @@ func TestRouting(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.pool, rt.Pool.Name)
+			s, err := rt.Open(c)
+			require.NoError(t, err)
+			defer s.Close()
+			assert.Equal(t, tt.pool, s.Pool().Name)
 			info := c.Info()
 			assert.Equal(t, tt.pool, info.Pool)
 			assert.Equal(t, tt.req.User, info.User)
 		})
 	}
 	t.Run("a per-user pool logs in as the client with its configured password", func(t *testing.T) {
-		c := testClient(t, p)
-		rt, err := c.Route(RouteRequest{Database: "peruser", User: "batch7"})
-		require.NoError(t, err)
-		assert.Equal(t, "batch7", rt.Pool.Target.User)
-		assert.Equal(t, "batchpw", rt.Pool.Target.Password)
-		assert.Equal(t, "batch7", rt.Pool.User)
-		again, err := testClient(t, p).Route(RouteRequest{Database: "peruser", User: "batch7"})
-		require.NoError(t, err)
-		assert.Same(t, rt.Pool, again.Pool, "one pool per user")
+		pl := routedPool(t, p, RouteRequest{Database: "peruser", User: "batch7"})
+		assert.Equal(t, "batch7", pl.Target.User)
+		assert.Equal(t, "batchpw", pl.Target.Password)
+		assert.Equal(t, "batch7", pl.User)
+		assert.Same(t, pl, routedPool(t, p, RouteRequest{Database: "peruser", User: "batch7"}), "one pool per user")
 	})
 	t.Run("a service pool logs in as the database URL's user", func(t *testing.T) {
-		rt, err := testClient(t, p).Route(RouteRequest{Database: "shop", User: "analyst"})
-		require.NoError(t, err)
-		assert.Equal(t, "app", rt.Pool.Target.User)
-		assert.Equal(t, "pw", rt.Pool.Target.Password)
-		assert.Equal(t, []string{"127.0.0.1:1"}, rt.Pool.Target.Addresses)
-		assert.Equal(t, "shop", rt.Pool.Target.Database)
+		pl := routedPool(t, p, RouteRequest{Database: "shop", User: "analyst"})
+		assert.Equal(t, "app", pl.Target.User)
+		assert.Equal(t, "pw", pl.Target.Password)
+		assert.Equal(t, []string{"127.0.0.1:1"}, pl.Target.Addresses)
+		assert.Equal(t, "shop", pl.Target.Database)
 	})
 }
 
@@ -266,4 +264,30 @@ databases:
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	assert.ErrorIs(t, p.Serve(ln), ErrClosed, "no more accepting")
+}
+
+// TestNoPoolBeforeLogin: a client's pool is built when its session opens, after it
+// has authenticated, not when it is routed: on a database whose URL names no user,
+// each user name gets a pool, which warms up min_connections, and a client that
+// never logs in must not leave one behind.
+func TestNoPoolBeforeLogin(t *testing.T) {
+	t.Parallel()
+	proto := &stubProto{}
+	p := newStubProxy(t, `
+auth: { users: { app: { password: x } } }
+databases:
+	peruser: { url: "postgresql://127.0.0.1:1/peruser?min_connections=1" }
+`, proto)
+	c := testClient(t, p)
+	rt, err := c.Route(RouteRequest{Database: "peruser", User: "stranger"})
+	require.NoError(t, err)
+	assert.Empty(t, p.Pools(), "no pool for a client that has not logged in")
+	assert.Zero(t, proto.dials.Load())
+
+	s, err := rt.Open(c)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, "peruser.stranger", s.Pool().Name)
+	assert.Equal(t, []*Pool{s.Pool()}, p.Pools())
+	assert.Equal(t, "peruser.stranger", c.Info().Pool)
 }

@@ -104,8 +104,13 @@ func (s *Session) Draining() bool { return s.client.proxy.draining.Load() }
 
 // Close ends the session. The adapter calls it once, after the client's last lease
 // has been released or destroyed, or handed to a goroutine that will.
-func (s *Session) Close() {
-	if s.pool.sessions.Add(-1) == 0 && s.pool.retired.Load() {
-		s.client.proxy.closePool(s.pool)
+func (s *Session) Close() { s.pool.sessionEnded(s.client.proxy) }
+
+// sessionEnded counts a session of pl out, and closes pl if a reload retired it and
+// this was its last session. (Proxy.retire closes it if it has none: between the
+// two, a retired pool always closes once, or twice, which Close allows.)
+func (pl *Pool) sessionEnded(p *Proxy) {
+	if pl.sessions.Add(-1) == 0 && pl.retired.Load() {
+		p.closePool(pl)
 	}
 }
