@@ -19,6 +19,7 @@ const (
 	DefaultMaxConnecting     = 2
 	DefaultDialBackoffMin    = 100 * time.Millisecond
 	DefaultDialBackoffMax    = 5 * time.Second
+	DefaultHealthCheckPeriod = time.Second
 )
 
 // Config configures a Pool. Only Dial is required. For the durations, zero
@@ -111,6 +112,21 @@ type Config[C any] struct {
 	// the acquire path have a 10 ms resolution.
 	ValidateIdleAfter time.Duration
 
+	// Broken reports, cheaply and without I/O, whether a connection is known to
+	// be unusable: its server closed it, say, and the connection's own reader
+	// noticed. The maintainer asks it about every idle connection each
+	// HealthCheckPeriod and closes those it reports (DestroyError, with cause
+	// ErrBroken), so that after a server restart the pool dials back up to
+	// MinSize at once, not when acquirers find the dead connections, and Stats
+	// count only live ones. It is called under the pool's lock: it must not
+	// block or call the pool. Nil: idle connections are not checked (Validate
+	// may still find a dead one at acquire).
+	Broken func(conn C) bool
+
+	// HealthCheckPeriod is how often idle connections are checked with Broken.
+	// Zero means DefaultHealthCheckPeriod; negative turns the checks off.
+	HealthCheckPeriod time.Duration
+
 	// ResetTimeout bounds each Reset call. Zero means ValidationTimeout;
 	// negative means no bound of its own.
 	ResetTimeout time.Duration
@@ -171,6 +187,7 @@ func (c Config[C]) withDefaults() (Config[C], error) {
 	def(&c.ResetTimeout, c.ValidationTimeout)
 	def(&c.DialBackoffMin, DefaultDialBackoffMin)
 	def(&c.DialBackoffMax, DefaultDialBackoffMax)
+	def(&c.HealthCheckPeriod, DefaultHealthCheckPeriod)
 	if c.MaxLifetime > 0 {
 		def(&c.MaxLifetimeJitter, c.MaxLifetime/20)
 		if c.MaxLifetimeJitter >= c.MaxLifetime {

@@ -11,6 +11,10 @@ import (
 // it with errors.Is.
 var ErrClosed = errors.New("pool: closed")
 
+// ErrBroken is the cause, in EventConnClosed, of closing an idle connection that
+// Config.Broken reported broken.
+var ErrBroken = errors.New("pool: connection broke while idle")
+
 // FailReason says why an acquire failed.
 type FailReason uint8
 
@@ -86,8 +90,9 @@ const (
 	DestroyLifetime
 	// DestroyValidation: Validate failed before reuse.
 	DestroyValidation
-	// DestroyError: the holder called Lease.Destroy, Reset failed, or a
-	// validation was cut short by its acquirer's context.
+	// DestroyError: the holder called Lease.Destroy, Reset failed, a
+	// validation was cut short by its acquirer's context, or Config.Broken
+	// reported an idle connection broken.
 	DestroyError
 	// DestroyResize: above the maximum after Resize or SetLimit.
 	DestroyResize

@@ -315,3 +315,42 @@ func TestValidationInterruptedByCaller(t *testing.T) {
 		}
 	})
 }
+
+// TestBrokenIdleConnectionsReplaced: an idle connection that Config.Broken reports
+// (its server went away) is closed within HealthCheckPeriod and, below MinSize,
+// replaced, without waiting for an acquirer to come across it.
+func TestBrokenIdleConnectionsReplaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBackend()
+		cfg := b.config()
+		cfg.MinSize = 2
+		cfg.HealthCheckPeriod = 10 * time.Second
+		cfg.Broken = func(c *fakeConn) bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return c.broken
+		}
+		var evs events
+		cfg.OnEvent = evs.hook
+		p := newPool(t, cfg)
+		defer closePool(t, p)
+		synctest.Wait()
+		l := mustAcquire(t, p, "")
+		l.Release()
+		synctest.Wait()
+
+		b.breakConn(1)
+		b.breakConn(2)
+		time.Sleep(cfg.HealthCheckPeriod)
+		synctest.Wait()
+		s := p.Stats()
+		if s.Idle != 2 || s.Created != 4 || s.DestroyedBy[pool.DestroyError] != 2 || b.openCount() != 2 {
+			t.Fatalf("idle %d created %d closed-for-error %d open %d; want 2, 4, 2, 2",
+				s.Idle, s.Created, s.DestroyedBy[pool.DestroyError], b.openCount())
+		}
+		closed := evs.of(pool.EventConnClosed)
+		if len(closed) != 2 || !errors.Is(closed[0].Err, pool.ErrBroken) {
+			t.Fatalf("closed events %+v, want 2 with ErrBroken", closed)
+		}
+	})
+}

@@ -3,7 +3,7 @@ package pool
 import "time"
 
 // maintain is the maintainer goroutine: it retires idle connections (idle
-// timeout, lifetime), reports leaks, fails waiters past their bounds and keeps
+// timeout, lifetime, Config.Broken), reports leaks, fails waiters past their bounds and keeps
 // the pool at its minimum. It sleeps until the earliest deadline it knows of;
 // Acquire and Release wake it (scheduleLocked) only when they create an
 // earlier one, which in steady state they do not, since it never sleeps longer
@@ -54,8 +54,13 @@ func (p *Pool[C]) maintainLocked(now int64) int64 {
 	next := never
 	idleTimeout, leak := int64(p.cfg.IdleTimeout), int64(p.cfg.LeakThreshold)
 	surplus := p.liveLocked() - min(p.minSize, p.maxLocked()) // may close this many for idleness
+	broken := p.checkBroken()
 	p.idle.filter(func(e *entry[C]) bool {
 		switch {
+		case broken && p.cfg.Broken(e.conn):
+			p.destroyLocked(e, DestroyError, ErrBroken, now)
+			surplus--
+			return false
 		case e.expires != 0 && now >= e.expires:
 			p.destroyLocked(e, DestroyLifetime, nil, now)
 			surplus--
@@ -91,6 +96,9 @@ func (p *Pool[C]) maintainLocked(now int64) int64 {
 	if idleTimeout > 0 {
 		next = min(next, now+idleTimeout)
 	}
+	if broken && p.idle.len() > 0 {
+		next = min(next, now+int64(p.cfg.HealthCheckPeriod))
+	}
 	next = min(next, p.expireWaitersLocked(now))
 	if p.waiters.n > 0 || p.st.waits != p.waitsSeen {
 		// While acquirers come and go, wake at least as often as a new
@@ -102,4 +110,9 @@ func (p *Pool[C]) maintainLocked(now int64) int64 {
 	}
 	p.startDialsLocked()
 	return next
+}
+
+// checkBroken reports whether idle connections are checked with Config.Broken.
+func (p *Pool[C]) checkBroken() bool {
+	return p.cfg.Broken != nil && p.cfg.HealthCheckPeriod > 0
 }

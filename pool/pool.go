@@ -285,6 +285,9 @@ func (p *Pool[C]) putLocked(e *entry[C], now int64) {
 	if e.expires != 0 {
 		p.scheduleLocked(e.expires)
 	}
+	if p.checkBroken() {
+		p.scheduleLocked(now + int64(p.cfg.HealthCheckPeriod))
+	}
 }
 
 // handOffLocked leases e to the longest-waiting acquirer and wakes it.

@@ -113,6 +113,10 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 		return nil
 	}
 	cfg.ValidateIdleAfter = validateIdleAfter
+	// A server connection whose server went away while it sat idle (a restart,
+	// pg_terminate_backend, idle_session_timeout) is closed and, below
+	// min_connections, replaced within a second, not when a client comes across it.
+	cfg.Broken = func(b Backend) bool { return !b.Usable() }
 	if mode != ModeSession {
 		// A lease is a transaction (or a statement): one held this long is a client
 		// that stopped in the middle, which is what the pool reports as a leak.

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestURLSessionSettingsReachTheServer: the session settings a database URL gives
@@ -80,5 +83,45 @@ func TestIdleTimeoutAndMaxLifetimeCloseServerConnections(t *testing.T) {
 			}
 			return nil
 		})
+	})
+}
+
+// TestMinConnectionsRefilledWhenTheServerEndsThem: when the server ends idle server
+// connections (pg_terminate_backend here; a restart or idle_session_timeout alike),
+// motorpool notices without a client coming across them: it opens new ones up to
+// min_connections, and its statistics count only the live ones.
+func TestMinConnectionsRefilledWhenTheServerEndsThem(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{PoolSize: 3, URLParams: "min_connections=2"})
+	direct := e.Direct(t)
+	backends := func() []int64 {
+		rows, err := direct.Query(testCtx(t), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pids
+	}
+	eventually(t, time.Minute, "min_connections warm", func() error {
+		if pids := backends(); len(pids) != 2 {
+			return fmt.Errorf("server connections %v", pids)
+		}
+		return nil
+	})
+	old := backends()
+	mustExec(t, direct, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	core := e.Proxy.Pools()[0].Core()
+	eventually(t, time.Minute, "two new server connections", func() error {
+		pids := backends()
+		if len(pids) != 2 || slices.Contains(old, pids[0]) || slices.Contains(old, pids[1]) {
+			return fmt.Errorf("server connections %v, terminated %v", pids, old)
+		}
+		if s := core.Stats(); s.Idle != 2 || s.Created != 4 {
+			return fmt.Errorf("pool: %d idle, %d created", s.Idle, s.Created)
+		}
+		return nil
 	})
 }
