@@ -365,7 +365,7 @@ func hasPrefixFold(b []byte, lower string) bool {
 // stateKeyword reports whether a statement's first word may start one that changes
 // session state.
 func stateKeyword(w []byte) bool {
-	for _, k := range [...]string{"SET", "RESET", "DISCARD", "DEALLOCATE", "PREPARE", "LISTEN", "LOAD", "CREATE", "DECLARE"} {
+	for _, k := range [...]string{"SET", "RESET", "DISCARD", "DEALLOCATE", "PREPARE", "LISTEN", "LOAD", "CREATE", "DECLARE", "DO"} {
 		if len(w) == len(k) && bytes.EqualFold(w, []byte(k)) {
 			return true
 		}
@@ -376,6 +376,9 @@ func stateKeyword(w []byte) bool {
 // inspectSQL is inspectQuery's slow path for one statement: its first words, then
 // the words anywhere in it that create session state.
 func inspectSQL(st sqlStatement) *stmtNote {
+	if st.words[0] == "DO" {
+		return inspectDo(st.text)
+	}
 	if n := inspectStatement(st.text); n != nil {
 		return n
 	}
@@ -404,6 +407,33 @@ func scanWords(words []string) *stmtNote {
 				return &stmtNote{kind: noteDirty, what: "a WITH HOLD cursor"}
 			}
 		}
+	}
+	return nil
+}
+
+// inspectDo looks into a DO block, whose body is a string motorpool cannot follow:
+// a statement in it that changes session state, directly or in a string it EXECUTEs,
+// marks the connection dirty. Words are read through quotes, and a word starts a
+// statement after a semicolon or after BEGIN, THEN, ELSE, LOOP or EXECUTE.
+func inspectDo(text string) *stmtNote {
+	var words []string
+	starts := true
+	dirty := false
+	scanThroughQuotes(text, func(w string) {
+		if w == ";" {
+			starts = true
+			return
+		}
+		w = strings.ToUpper(w)
+		switch w {
+		case "SET", "RESET", "DISCARD", "DEALLOCATE", "PREPARE", "LISTEN", "LOAD":
+			dirty = dirty || starts
+		}
+		starts = w == "BEGIN" || w == "THEN" || w == "ELSE" || w == "LOOP" || w == "EXECUTE"
+		words = append(words, w)
+	})
+	if dirty || scanWords(words) != nil {
+		return &stmtNote{kind: noteDirty, what: "a DO block that changes session state"}
 	}
 	return nil
 }

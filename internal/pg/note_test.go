@@ -37,6 +37,16 @@ func TestInspectQuery(t *testing.T) {
 		{"/* a comment */ SET x = 1", set("x", "SET x = 1")},
 		{"/* a /* nested */ comment */ SET x = 1", set("x", "SET x = 1")},
 		{"/* a /* nested */ comment */ DISCARD ALL", &stmtNote{kind: noteDiscardAll}},
+		// A DO block's body is read for statements that change session state.
+		{"DO $$BEGIN PERFORM set_config('statement_timeout', '1234', false); END$$", dirty},
+		{"do $$begin create temp table t(x int); end$$", dirty},
+		{"DO 'BEGIN PERFORM pg_advisory_lock(1); END'", dirty},
+		{"DO $$BEGIN EXECUTE 'SET search_path = x'; END$$", dirty},
+		{"DO $body$BEGIN SET search_path = x; END$body$", dirty},
+		{"DO LANGUAGE plpgsql $$BEGIN IF true THEN RESET search_path; END IF; END$$", dirty},
+		{"SELECT 1; DO $$BEGIN LISTEN x; END$$", dirty},
+		{"DO $$DECLARE n int; BEGIN UPDATE t SET x = 1; n := 2; END$$", nil},
+		{"DO $$BEGIN INSERT INTO t VALUES ('SET x = 1'); END$$", nil},
 		// Whether a backslash escapes a quote depends on standard_conforming_strings.
 		{`SELECT 'x\'' ; SET search_path = y; --'`, dirty},
 		{`SELECT 'a\' ; SET search_path = x; --'`, dirty},

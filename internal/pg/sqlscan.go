@@ -115,6 +115,28 @@ func isIdentStart(c byte) bool {
 
 func isIdentByte(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
 
+// scanThroughQuotes calls token for each word and semicolon of q, reading the text of
+// literals, quoted names and comments as if it were not quoted: what a DO block's body
+// or a string it executes would run.
+func scanThroughQuotes(q string, token func(string)) {
+	for i := 0; i < len(q); {
+		switch c := q[i]; {
+		case c == ';':
+			token(";")
+			i++
+		case isIdentStart(c):
+			j := i + 1
+			for j < len(q) && isIdentByte(q[j]) && q[j] != '$' {
+				j++
+			}
+			token(q[i:j])
+			i = j
+		default:
+			i++
+		}
+	}
+}
+
 // sqlStatement is one statement of a query: its text and its words, upper-cased.
 type sqlStatement struct {
 	text  string

@@ -338,6 +338,8 @@ func TestSessionStateHiddenInAQueryNeverReachesTheNextClient(t *testing.T) {
 		"create table pg_temp.leftover (x int)",
 		"create /* c */ temp table leftover (x int)",
 		"/* a /* nested */ comment */ set statement_timeout = 1234",
+		"do $$begin perform set_config('statement_timeout', '1234', false); end$$",
+		"do $$begin create temp table leftover (x int); end$$",
 		"select pg_advisory_lock(2), pg_advisory_xact_lock(3)",
 		"select SET_CONFIG('statement_timeout', '1234', false)",
 		"select 1; listen leftover_channel",
