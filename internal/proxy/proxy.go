@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,6 +288,9 @@ func (p *Proxy) closePool(pl *Pool) {
 		ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 		defer cancel()
 		pl.core.Close(ctx)
+		p.mu.Lock()
+		p.retired = slices.DeleteFunc(p.retired, func(r *Pool) bool { return r == pl })
+		p.mu.Unlock()
 	}()
 }
 

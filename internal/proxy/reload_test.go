@@ -378,3 +378,21 @@ func TestReloadDuringLogin(t *testing.T) {
 	require.NoError(t, err, "the session's pool is open")
 	s.Release(l)
 }
+
+// TestReloadForgetsClosedPools: a pool a reload replaced is forgotten once it has
+// closed, so that reloads do not pile up retired pools for the life of the process.
+func TestReloadForgetsClosedPools(t *testing.T) {
+	t.Parallel()
+	p := newStubProxy(t, reloadBefore, nil)
+	for i := range 4 {
+		cfg := reloadBefore
+		if i%2 == 0 {
+			cfg = reloadAfter // reports changes pool mode: a new pool each time
+		}
+		require.NoError(t, p.Reload(parseConfig(t, cfg)))
+	}
+	p.bg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	assert.Empty(t, p.retired)
+}
