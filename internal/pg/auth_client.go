@@ -27,6 +27,19 @@ func (r *relay) authenticate(ctx context.Context, user string, creds proxy.Crede
 	case proxy.AuthTrust:
 		return nil
 	case proxy.AuthMD5:
+		if creds.Password == "" {
+			s, err := secret(ctx, creds)
+			if err != nil {
+				return err
+			}
+			if _, ok := parseSCRAMSecret(s); ok {
+				// A SCRAM verifier cannot check an MD5 answer: as PostgreSQL and
+				// PgBouncer, use SCRAM for this user even though md5 is configured
+				// (auth_query returns SCRAM verifiers from PostgreSQL 14 on).
+				return r.authSCRAM(ctx, user, proxy.Credentials{Secret: s})
+			}
+			creds.Secret, creds.Lookup = s, nil // looked up once
+		}
 		return r.authMD5(ctx, user, creds)
 	}
 	return r.authSCRAM(ctx, user, creds)
@@ -67,7 +80,7 @@ func (r *relay) authMD5(ctx context.Context, user string, creds proxy.Credential
 			return err
 		}
 		if !strings.HasPrefix(s, "md5") || len(s) != 35 {
-			return passwordFailed(user) // unknown user, or a SCRAM-only secret
+			return passwordFailed(user) // unknown user
 		}
 		stored = s
 	}

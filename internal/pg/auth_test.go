@@ -282,7 +282,6 @@ func TestClientMD5(t *testing.T) {
 		{name: "a clear-text password from the configuration", creds: proxy.Credentials{Method: proxy.AuthMD5, Password: "secret"}, password: "secret", ok: true},
 		{name: "a wrong password", creds: proxy.Credentials{Method: proxy.AuthMD5, Password: "secret"}, password: "wrong"},
 		{name: "a stored MD5 secret", creds: proxy.Credentials{Method: proxy.AuthMD5, Secret: aliceMD5Secret}, password: "secret", ok: true},
-		{name: "a SCRAM verifier cannot check an MD5 answer", creds: proxy.Credentials{Method: proxy.AuthMD5, Secret: stored}, password: "secret"},
 		{name: "an unknown user", creds: proxy.Credentials{Method: proxy.AuthMD5}, password: "secret"},
 	}
 	for _, tt := range tests {
@@ -298,6 +297,22 @@ func TestClientMD5(t *testing.T) {
 			} else {
 				assert.Equal(t, CodeInvalidPassword, sqlstate(err), "err: %v", err)
 			}
+		})
+	}
+	// A SCRAM verifier cannot check an MD5 answer: the user is asked for SCRAM, as
+	// PostgreSQL and PgBouncer do with md5 configured, so that auth_query on
+	// PostgreSQL 14 and later (SCRAM verifiers by default) lets anyone in.
+	for _, tc := range []struct {
+		name  string
+		creds proxy.Credentials
+	}{
+		{"a SCRAM verifier in the configuration", proxy.Credentials{Method: proxy.AuthMD5, Secret: stored}},
+		{"a SCRAM verifier from auth_query", proxy.Credentials{Method: proxy.AuthMD5, Lookup: func(context.Context) (string, error) { return stored, nil }}},
+	} {
+		t.Run(tc.name+" asks for SCRAM", func(t *testing.T) {
+			t.Parallel()
+			assert.NoError(t, scramLogin(t, startAuth(t, "alice", tc.creds), "secret"))
+			assert.Equal(t, CodeInvalidPassword, sqlstate(scramLogin(t, startAuth(t, "alice", tc.creds), "wrong")))
 		})
 	}
 	t.Run("each login gets a fresh salt", func(t *testing.T) {
