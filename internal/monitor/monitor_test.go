@@ -211,3 +211,36 @@ func TestSubHistogramClampsShrinkingBuckets(t *testing.T) {
 		t.Fatalf("delta %d in bucket 0, count %d, p95 %v", h.Buckets[0], h.Count, h.Quantile(0.95))
 	}
 }
+
+// TestErrorRateCountsAFailedDialOnce: an acquire that fails as unreachable
+// failed because a dial did; the two are one error, not two.
+func TestErrorRateCountsAFailedDialOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name                                   string
+		acquired, unreachable, dialErr, broken uint64
+		errors                                 uint64
+		rate                                   float64
+	}{
+		{"every dial refused", 0, 8, 8, 0, 8, 1},
+		{"one refused dial fails many waiters", 0, 8, 1, 0, 8, 1},
+		{"a refused dial retried in time", 100, 0, 1, 0, 1, 0.01},
+		{"one of twenty acquires unreachable", 19, 1, 1, 0, 1, 0.05},
+		{"connections broken in use", 19, 1, 1, 2, 3, 0.15},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(Options{})
+			s := newSim()
+			m.Observe(info, s.second(0, 0, 0, 0, 0), s.now)
+			st := &s.r.Stats
+			st.AcquireUnreachable += tt.unreachable
+			st.DialErrors += tt.dialErr
+			st.ConnectionErrors += tt.dialErr + tt.broken
+			m.Observe(info, s.second(0, 0, int(tt.acquired), 0, 0), s.now)
+			r, _ := m.Report("shop")
+			w := r.Windows["1m"]
+			if w.Errors != tt.errors || w.ErrorRate != tt.rate {
+				t.Errorf("%d errors of %d attempts (rate %v), want %d (rate %v)", w.Errors, w.Attempts, w.ErrorRate, tt.errors, tt.rate)
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@ type Sample struct {
 	Interval                        time.Duration
 	Acquired, Timeouts, Unreachable uint32
 	ConnErrors, ValidationFailures  uint32
+	DialErrors                      uint32 // the failed dials among ConnErrors
 	Leaks, Created, Destroyed       uint32
 	Transactions, Queries           uint32
 	LifetimeSum                     time.Duration // ages of the connections closed
@@ -47,9 +48,13 @@ func (s *Sample) Attempts() uint64 {
 	return uint64(s.Acquired) + uint64(s.Timeouts) + uint64(s.Unreachable)
 }
 
-// Errors counts failed acquires and connection errors in the sample.
+// Errors counts failed acquires and connection errors in the sample. An
+// acquire that failed as unreachable failed because dials did, so failed
+// dials count only where they outnumber those acquires: a database refusing
+// every dial makes one error per attempt, not two.
 func (s *Sample) Errors() uint64 {
-	return uint64(s.Timeouts) + uint64(s.Unreachable) + uint64(s.ConnErrors)
+	broken := uint64(s.ConnErrors) - uint64(min(s.DialErrors, s.ConnErrors)) // closed for an error
+	return uint64(s.Timeouts) + max(uint64(s.Unreachable), uint64(s.DialErrors)) + broken
 }
 
 // newSample builds the sample for cur, read at now, given the previous
@@ -77,6 +82,7 @@ func newSample(prev *Reading, prevTime time.Time, cur *Reading, now time.Time) S
 	s.Timeouts = d(st.AcquireTimeouts, ps.AcquireTimeouts)
 	s.Unreachable = d(st.AcquireUnreachable, ps.AcquireUnreachable)
 	s.ConnErrors = d(st.ConnectionErrors, ps.ConnectionErrors)
+	s.DialErrors = d(st.DialErrors, ps.DialErrors)
 	s.ValidationFailures = d(st.ValidationFailures, ps.ValidationFailures)
 	s.Leaks = d(st.LeaksDetected, ps.LeaksDetected)
 	s.Created = d(st.Created, ps.Created)
