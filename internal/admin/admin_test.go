@@ -463,3 +463,41 @@ func TestHolderClient(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedPoolLeavesNoHistograms: a pool a reload removes takes its
+// transaction and query histograms off /metrics, which would otherwise report
+// it for ever.
+func TestRemovedPoolLeavesNoHistograms(t *testing.T) {
+	a, px := newTestAdmin(t, "")
+	reports := poolNamed(px, "shop/reports")
+	a.Observer().Transaction(reports, time.Millisecond)
+	a.Observer().Query(reports, time.Millisecond)
+	a.Sample(time.Now(), nil)
+
+	cfg, err := config.Parse("test.yaml", []byte(`
+auth: { users: { app: { password: x } } }
+admin: { users: [app] }
+databases:
+  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=4&pool_timeout=1" }
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := px.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	a.Sample(time.Now(), nil)
+	mfs, err := a.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "pool" && l.GetValue() == "shop/reports" {
+					t.Errorf("%s still reports the removed pool shop/reports", mf.GetName())
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,15 +86,25 @@ func (o *Observer) QueryTime(p *proxy.Pool) time.Duration {
 	return 0
 }
 
-// forget drops pools that are gone, keeping those listed.
+// forget drops pools that are gone, keeping those listed, and their
+// histograms unless a pool kept has the same labels (a pool a reload rebuilt
+// with the same mode carries on with its predecessor's series).
 func (o *Observer) forget(keep []*proxy.Pool) {
 	live := make(map[*proxy.Pool]bool, len(keep))
+	liveLabels := make(map[string]bool, len(keep))
 	for _, p := range keep {
 		live[p] = true
+		liveLabels[strings.Join(labelValues(p), "\x00")] = true
 	}
 	o.pools.Range(func(k, _ any) bool {
-		if !live[k.(*proxy.Pool)] {
-			o.pools.Delete(k)
+		p := k.(*proxy.Pool)
+		if live[p] {
+			return true
+		}
+		o.pools.Delete(k)
+		if lv := labelValues(p); !liveLabels[strings.Join(lv, "\x00")] {
+			o.tx.DeleteLabelValues(lv...)
+			o.query.DeleteLabelValues(lv...)
 		}
 		return true
 	})
