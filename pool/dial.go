@@ -56,7 +56,7 @@ func (p *Pool[C]) dialLoop(e *entry[C]) {
 			p.unlock()
 			return
 		}
-		if !p.dialFailedLocked(err, start, now) {
+		if !p.dialFailedLocked(e, err, start, now) {
 			p.unregisterLocked(e)
 			p.unlock()
 			return
@@ -128,7 +128,7 @@ func (p *Pool[C]) dialedLocked(e *entry[C], conn C, start, now int64) {
 
 // dialFailedLocked records a failed dial, fails the waiters that have waited
 // ConnectTimeout, and reports whether to dial again after a backoff.
-func (p *Pool[C]) dialFailedLocked(err error, start, now int64) bool {
+func (p *Pool[C]) dialFailedLocked(e *entry[C], err error, start, now int64) bool {
 	if p.closed {
 		return false // Close canceled the dial
 	}
@@ -142,7 +142,7 @@ func (p *Pool[C]) dialFailedLocked(err error, start, now int64) bool {
 	if !retry {
 		pause = 0
 	}
-	p.emitLocked(Event{Kind: EventDialFailed, Err: err, Attempt: p.dialing.failures, Duration: pause})
+	p.emitLocked(Event{Kind: EventDialFailed, ConnID: e.id, Err: err, Attempt: p.dialing.failures, Duration: pause})
 	return retry
 }
 

@@ -15,8 +15,8 @@ const (
 	// cause where there is one (Lease.Destroy's argument, the Reset or
 	// Validate error); Duration is the connection's age.
 	EventConnClosed
-	// EventDialFailed: a dial failed with Err. Attempt counts consecutive
-	// failures; Duration is the backoff before the next attempt, 0 if none
+	// EventDialFailed: a dial failed with Err. ConnID is the ID the connection
+	// would have had (DialConnID), Attempt counts consecutive failures; Duration is the backoff before the next attempt, 0 if none
 	// is wanted.
 	EventDialFailed
 	// EventAcquireFailed: an acquire timed out. Err is the *AcquireError
