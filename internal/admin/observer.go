@@ -41,7 +41,7 @@ func newObserver() *Observer {
 	return &Observer{
 		tx: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "motorpool", Subsystem: "pool", Name: "transaction_duration_seconds",
-			Help:    "How long clients held a server connection: a transaction in transaction mode, a session in session mode.",
+			Help:    "Transactions, from their first request to the server's ReadyForQuery that ended them; a statement outside a transaction block is one.",
 			Buckets: durationBuckets,
 		}, poolLabels),
 		query: prometheus.NewHistogramVec(prometheus.HistogramOpts{

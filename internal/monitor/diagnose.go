@@ -70,7 +70,7 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 		out = append(out, Finding{
 			Cause: IdleInTransaction, Severity: "high",
 			Summary:  "clients keep transactions open while not running queries",
-			Evidence: fmt.Sprintf("server connections sit idle in transaction %s of their lease time (mean transaction %s, mean query %s)", percent(idle), w.TxMean, w.QueryMean),
+			Evidence: fmt.Sprintf("server connections sit idle in transaction %s of the time transactions last (mean transaction %s, mean query %s)", percent(idle), w.TxMean, w.QueryMean),
 			Fix:      "commit sooner, do no other work inside transactions, and set idle_in_transaction_session_timeout",
 		})
 	}

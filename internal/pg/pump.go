@@ -15,9 +15,15 @@ type pumpState struct {
 	// out collects the bytes to send to the client when some messages of a chunk are
 	// dropped or synthesized; otherwise the chunk is written straight from rd.buf.
 	out []byte
-	// queries holds the durations of the client requests answered in the current
-	// chunk, reported once sc.mu is released.
-	queries []time.Duration
+	// obs holds what the current chunk answered, reported once sc.mu is released.
+	obs answered
+}
+
+// answered is what a server said was done for its client: the durations of requests
+// answered (simple queries, extended-protocol batches up to Sync) and of transactions
+// ended, from their first request to the ReadyForQuery that ended them.
+type answered struct {
+	queries, transactions []time.Duration
 }
 
 // pump reads everything the server sends, for the connection's whole life, and relays
@@ -79,7 +85,7 @@ func (p *pumpState) chunk() error {
 			break
 		}
 		msg := p.rd.buf[p.rd.r : p.rd.r+h.size]
-		synth, forward, s, err := sc.route(c, msg, &p.queries)
+		synth, forward, s, err := sc.route(c, msg, &p.obs)
 		if err != nil {
 			sc.mu.Unlock()
 			return err
@@ -110,11 +116,14 @@ func (p *pumpState) chunk() error {
 			c.write(p.rd.buf[start:p.rd.r])
 		}
 		c.sess.ObserveTraffic(0, n)
-		for _, d := range p.queries {
+		for _, d := range p.obs.queries {
 			c.sess.ObserveQuery(d)
 		}
+		for _, d := range p.obs.transactions {
+			c.sess.ObserveTransaction(d)
+		}
 	}
-	p.queries = p.queries[:0]
+	p.obs.queries, p.obs.transactions = p.obs.queries[:0], p.obs.transactions[:0]
 	if settle {
 		sc.settleFromPump()
 	}
@@ -151,8 +160,9 @@ func (p *pumpState) streamLarge(h header) error {
 // route decides what one server message does, under sc.mu: the bytes to emit before it
 // (answers motorpool owes the client), whether to relay it, and whether the connection
 // has answered everything it was sent (a point to settle it). msg may be only a
-// prefix of a large message.
-func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (synth []byte, forward, settle bool, err error) {
+// prefix of a large message. What the server answered for the client goes to obs,
+// if not nil.
+func (sc *ServerConn) route(c *relay, msg []byte, obs *answered) (synth []byte, forward, settle bool, err error) {
 	typ := msg[0]
 	if !backendType(typ) {
 		return nil, false, false, fmt.Errorf("server sent unknown message type %d", typ)
@@ -265,8 +275,8 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 		}
 		sc.tx = msg[headerLen]
 		sc.q.pop()
-		if e.sent != 0 && queries != nil {
-			*queries = append(*queries, time.Duration(nanotime()-e.sent))
+		if e.sent != 0 { // the client's request, not motorpool's own
+			sc.answered(e.sent, obs)
 		}
 		for n := e.note; n != nil; n = n.next {
 			synth = append(synth, sc.applyNote(c, n)...)
@@ -283,6 +293,26 @@ func (sc *ServerConn) route(c *relay, msg []byte, queries *[]time.Duration) (syn
 		sc.q.pop()
 	}
 	return synth, forward, false, nil
+}
+
+// answered notes the ReadyForQuery that ends a client request sent at sent: the
+// request's duration, and the transaction's when the server is idle again (a
+// statement outside a transaction block is a transaction of its own). Called with
+// sc.mu held.
+func (sc *ServerConn) answered(sent int64, obs *answered) {
+	now := nanotime()
+	if sc.txBegan == 0 {
+		sc.txBegan = sent
+	}
+	if obs != nil {
+		obs.queries = append(obs.queries, time.Duration(now-sent))
+	}
+	if sc.tx == txIdle {
+		if obs != nil {
+			obs.transactions = append(obs.transactions, time.Duration(now-sc.txBegan))
+		}
+		sc.txBegan = 0
+	}
 }
 
 // lost handles a server connection that failed: the bound client, if any, cannot go

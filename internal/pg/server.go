@@ -47,7 +47,10 @@ type ServerConn struct {
 	lease  proxy.Lease // the bound client's hold on this connection
 	q      queue       // responses owed by the server, in order
 	tx     byte        // status from the last ReadyForQuery
-	err    error       // why the connection failed
+	// txBegan is when the first client request of the transaction in progress was
+	// sent (nanotime), 0 between transactions.
+	txBegan int64
+	err     error // why the connection failed
 	// dirty marks session state motorpool cannot carry to another client; the next
 	// client to bind the connection resets it first.
 	dirty bool

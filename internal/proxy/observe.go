@@ -6,9 +6,10 @@ import "time"
 // Its methods are called on hot paths, from many goroutines at once: they must be
 // cheap and safe for concurrent use.
 type Observer interface {
-	// Transaction reports a lease that ended: the time a client held a server
-	// connection (a transaction in transaction mode, a session in session mode).
-	Transaction(p *Pool, held time.Duration)
+	// Transaction reports a transaction that ended, timed from sending its first
+	// request to the ReadyForQuery that ended it; a statement outside a transaction
+	// block is a transaction of its own, in every pool mode.
+	Transaction(p *Pool, d time.Duration)
 	// Query reports one request answered by the server: a simple query or an
 	// extended-protocol batch up to Sync, timed from sending to ReadyForQuery.
 	Query(p *Pool, d time.Duration)
@@ -18,6 +19,15 @@ type Observer interface {
 
 // SetObserver installs the observer. Call it before Serve.
 func (p *Proxy) SetObserver(o Observer) { p.observer = o }
+
+// ObserveTransaction reports a transaction that ended; see Observer.Transaction.
+func (s *Session) ObserveTransaction(d time.Duration) {
+	s.pool.Counters.Transactions.Add(1)
+	s.pool.Counters.TxTimeNanos.Add(uint64(max(d, 0)))
+	if o := s.client.proxy.observer; o != nil {
+		o.Transaction(s.pool, d)
+	}
+}
 
 // ObserveQuery reports one request answered by the server; see Observer.Query.
 func (s *Session) ObserveQuery(d time.Duration) {

@@ -51,8 +51,8 @@ type Pool struct {
 // Counters are a pool's traffic counters, since the pool was created.
 type Counters struct {
 	Sessions     atomic.Uint64 // sessions opened
-	Transactions atomic.Uint64 // leases ended (units of work served)
-	TxTimeNanos  atomic.Uint64 // time leases were held, in total
+	Transactions atomic.Uint64 // transactions ended (see Observer.Transaction)
+	TxTimeNanos  atomic.Uint64 // their time, in total
 	Queries      atomic.Uint64 // requests answered by servers (see Observer.Query)
 	BytesIn      atomic.Uint64 // bytes relayed from clients to servers
 	BytesOut     atomic.Uint64 // bytes relayed from servers to clients

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/motorpool/motorpool/pool"
 )
@@ -19,8 +18,7 @@ type Session struct {
 // Lease is a client's hold on a server connection, from Acquire to Release or Destroy.
 // The zero Lease holds nothing.
 type Lease struct {
-	l     pool.Lease[Backend]
-	since time.Time
+	l pool.Lease[Backend]
 }
 
 // Backend returns the leased server connection.
@@ -63,14 +61,13 @@ func (s *Session) Acquire(ctx context.Context) (Lease, error) {
 			continue
 		}
 		c.setState(StateActive)
-		return Lease{l: l, since: time.Now()}, nil
+		return Lease{l: l}, nil
 	}
 }
 
 // Release returns a clean, idle server connection to its pool. Safe to call from any
 // goroutine.
 func (s *Session) Release(l Lease) {
-	s.count(l)
 	l.l.Release()
 	s.client.setState(StateIdle)
 }
@@ -78,18 +75,8 @@ func (s *Session) Release(l Lease) {
 // Destroy closes a server connection that must not be reused (dirty, out of sync or
 // failed); cause says why. Safe to call from any goroutine.
 func (s *Session) Destroy(l Lease, cause error) {
-	s.count(l)
 	l.l.Destroy(cause)
 	s.client.setState(StateIdle)
-}
-
-func (s *Session) count(l Lease) {
-	held := time.Since(l.since)
-	s.pool.Counters.Transactions.Add(1)
-	s.pool.Counters.TxTimeNanos.Add(uint64(held))
-	if o := s.client.proxy.observer; o != nil {
-		o.Transaction(s.pool, held)
-	}
 }
 
 // SetBetweenTransactions tells the proxy whether a client that keeps its server
