@@ -302,7 +302,7 @@ func expectFor(msg []byte) (e expectation, needsServer bool, err error) {
 	case msgFlush, msgCopyData, msgCopyDone, msgCopyFail:
 		return expectation{}, false, nil
 	}
-	return expectation{}, false, Fatalf(CodeProtocolViolation, "invalid frontend message type %d", msg[0])
+	return expectation{}, false, fmt.Errorf("invalid frontend message type %d", msg[0])
 }
 
 // streamLarge forwards a message too large for the buffer (COPY data, a huge query or

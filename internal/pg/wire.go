@@ -61,10 +61,11 @@ const (
 	// MAX_STARTUP_PACKET_LENGTH (10 000 bytes).
 	maxStartupLen = 10000
 
-	// maxMessageLen is the largest message length accepted from either side. PostgreSQL
-	// refuses messages of 1 GiB and more (PQ_LARGE_MESSAGE_LIMIT); anything larger is a
-	// corrupt or hostile stream.
-	maxMessageLen = 1<<30 - 1
+	// maxMessageLen is the largest message length accepted from either side, the
+	// largest PostgreSQL accepts (PQ_LARGE_MESSAGE_LIMIT, MaxAllocSize - 1); anything
+	// larger is a corrupt or hostile stream, which the server would drop the
+	// connection for.
+	maxMessageLen = 1<<30 - 2
 
 	// maxSmallMessage bounds the body of client messages other than those that carry
 	// queries or data (PostgreSQL's PQ_SMALL_MESSAGE_LIMIT).

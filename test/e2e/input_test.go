@@ -80,6 +80,7 @@ func TestMalformedInputGetsAProtocolErrorAndHarmsNoOne(t *testing.T) {
 		{"half a startup packet, then goodbye", beforeLogin([]byte{0, 0, 0, 40, 0, 3, 0, 0, 'u'}), "", true},
 		{"a message length of 2^31-1", loggedIn([]byte{'Q', 0x7f, 0xff, 0xff, 0xff, 'S', 'E', 'L'}), "08P01", false},
 		{"a message length below 4", loggedIn([]byte{'Q', 0, 0, 0, 3}), "08P01", false},
+		{"a message length over PostgreSQL's 2^30-2", loggedIn([]byte{'Q', 0x3f, 0xff, 0xff, 0xff, 'S', 'E', 'L'}), "08P01", false},
 		{"an unknown message type", loggedIn([]byte{'z', 0, 0, 0, 4}), "08P01", true},
 		{"a Sync longer than PostgreSQL allows small messages", loggedIn(append([]byte{'S', 0, 0, 0x4e, 0x24}, make([]byte, 20000)...)), "08P01", false},
 		{"a Parse without its NULs", loggedIn([]byte{'P', 0, 0, 0, 8, 'a', 'b', 'c', 'd', 'S', 0, 0, 0, 4}), "08P01", true},
@@ -131,6 +132,12 @@ func TestMalformedInputGetsAProtocolErrorAndHarmsNoOne(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an unknown message type is worded as PostgreSQL words it", func(t *testing.T) {
+		got := answerTo(t, loggedIn([]byte{'z', 0, 0, 0, 4})(t, e.Addr))
+		if want := "invalid frontend message type 122"; got == nil || got.Message != want {
+			t.Fatalf("motorpool answered %v, want the message %q", got, want)
+		}
+	})
 	close(stop)
 	wg.Wait()
 	select {
