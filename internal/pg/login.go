@@ -102,7 +102,7 @@ func (a *Adapter) start(ctx context.Context, r *relay, sess *proxy.Session, want
 	info := poolInfoOf(pool)
 	base, err := info.baseline(ctx, sess)
 	if err != nil {
-		return nil, a.acquireError(err)
+		return nil, a.loginError(err)
 	}
 	// Startup parameter names are lower-cased; PostgreSQL reports some in mixed case
 	// (TimeZone, DateStyle, IntervalStyle).
@@ -131,7 +131,7 @@ func (a *Adapter) start(ctx context.Context, r *relay, sess *proxy.Session, want
 	r.probe = probe
 	sc, err := r.bind(ctx)
 	if err != nil {
-		return nil, a.acquireError(err)
+		return nil, a.loginError(err)
 	}
 	if sess.Mode() == proxy.ModeSession {
 		r.sessionPID = sc.pid
@@ -193,6 +193,14 @@ func (a *Adapter) routeError(err error, database string) error {
 		return &Error{Severity: "FATAL", Code: CodeCannotConnectNow, Message: "motorpool is shutting down", Err: err}
 	}
 	return &Error{Severity: "FATAL", Code: CodeInternalError, Message: err.Error(), Err: err}
+}
+
+// loginError is acquireError during login, which ends with any error: FATAL, as
+// PostgreSQL sends during startup.
+func (a *Adapter) loginError(err error) *Error {
+	e := a.acquireError(err)
+	e.Severity = "FATAL"
+	return e
 }
 
 // acquireError turns a failure to get a server connection into the client's error.

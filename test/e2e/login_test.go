@@ -167,6 +167,20 @@ func TestPoolWaitTimeoutSaysThePoolIsExhausted(t *testing.T) {
 	}
 }
 
+// TestPoolWaitTimeoutAtLoginIsFatal: a login that waits pool_timeout for its server
+// connection (session mode binds one at login) fails with FATAL 53300: during startup
+// PostgreSQL sends only FATAL errors, and a client has no session to go on with.
+func TestPoolWaitTimeoutAtLoginIsFatal(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{Mode: "session", PoolSize: 1, URLParams: "pool_timeout=1"})
+	e.Connect(t, "") // holds the only server connection
+	_, err := connectOrErr(t, e.AppDSN(""))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "53300" || pgErr.Severity != "FATAL" {
+		t.Fatalf("a login past pool_timeout gave %v, want FATAL 53300", err)
+	}
+}
+
 // TestStatementModeRefusesTransactionBlocks: statement mode serves autocommit
 // statements and ends a client that opens a transaction block, leaving nothing open.
 func TestStatementModeRefusesTransactionBlocks(t *testing.T) {
