@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +101,10 @@ func dialLogin(ctx context.Context, cfg *proxy.Target) (*ServerConn, error) {
 	return nil, errors.Join(errs...)
 }
 
+// errLoginTimeout is a server that accepted the connection but did not finish the
+// login in time: the dial's deadline is the pool's connect_timeout.
+var errLoginTimeout = errors.New("the server did not complete the login within connect_timeout")
+
 func dialOne(ctx context.Context, cfg *proxy.Target, addr string) (*ServerConn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, network(addr), addr)
@@ -117,6 +122,9 @@ func dialOne(ctx context.Context, cfg *proxy.Target, addr string) (*ServerConn, 
 	}
 	if err != nil {
 		conn.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+			err = errLoginTimeout
+		}
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	sc.conn.SetDeadline(time.Time{})

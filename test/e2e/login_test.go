@@ -28,6 +28,35 @@ func connectErr(t *testing.T, dsn string) error {
 	return err
 }
 
+// silentServer returns the address of a server that accepts connections and never
+// says a word.
+func silentServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
 // TestLoginRefusalsCarryPostgreSQLsSQLSTATE: every way a login can fail ends with the
 // error PostgreSQL itself would send (or, for motorpool's own limits, the SQLSTATE
 // PostgreSQL uses for the same condition), never a bare disconnect or a generic 08P01.
@@ -48,6 +77,7 @@ func TestLoginRefusalsCarryPostgreSQLsSQLSTATE(t *testing.T) {
 	deadAddr := ln.Addr().String()
 	ln.Close() // nothing listens there any more
 	down := start(t, setup{PG: p, Database: scram.DB, ServerAddr: deadAddr, URLParams: "pool_timeout=2&connect_timeout=1"})
+	silent := start(t, setup{PG: p, Database: scram.DB, ServerAddr: silentServer(t), URLParams: "pool_timeout=2&connect_timeout=1"})
 
 	// Fill the two client slots of the full proxy.
 	full.Connect(t, "")
@@ -68,6 +98,7 @@ func TestLoginRefusalsCarryPostgreSQLsSQLSTATE(t *testing.T) {
 		{"unknown role with trust, server asks a password", asClient.DSN("ghost", "", ""), "28P01", `password authentication failed for user "ghost"`},
 		{"too many clients", full.AppDSN(""), "53300", "too many clients"},
 		{"database down", down.AppDSN(""), "08001", "connection refused"},
+		{"database silent", silent.AppDSN(""), "08001", "did not complete the login within connect_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
