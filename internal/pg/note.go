@@ -438,6 +438,28 @@ func inspectDo(text string) *stmtNote {
 	return nil
 }
 
+// transactionExit reports whether q is a single statement that PostgreSQL accepts in
+// a failed transaction (IsTransactionExitStmt): COMMIT or END, ROLLBACK or ABORT (also
+// TO SAVEPOINT), PREPARE TRANSACTION; not COMMIT PREPARED or ROLLBACK PREPARED.
+func transactionExit(q []byte) bool {
+	stmts := splitSQL(strings.TrimRight(string(q), "\x00"), false)
+	if len(stmts) != 1 {
+		return false
+	}
+	w := stmts[0].words
+	second := ""
+	if len(w) > 1 {
+		second = w[1]
+	}
+	switch w[0] {
+	case "COMMIT", "END", "ROLLBACK", "ABORT":
+		return second != "PREPARED"
+	case "PREPARE":
+		return second == "TRANSACTION"
+	}
+	return false
+}
+
 // onCommitDrop reports whether a statement's words hold ON COMMIT DROP: a temporary
 // table that ends with its transaction.
 func onCommitDrop(words []string) bool {

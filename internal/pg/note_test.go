@@ -174,3 +174,18 @@ func sameNote(a, b *stmtNote) bool {
 	}
 	return a.kind == b.kind && a.name == b.name
 }
+
+func TestTransactionExit(t *testing.T) {
+	t.Parallel()
+	for q, want := range map[string]bool{
+		"COMMIT": true, "end work": true, "ROLLBACK": true, "abort": true, "COMMIT AND CHAIN": true,
+		"ROLLBACK TO SAVEPOINT PGJDBC_AUTOSAVE": true, "/* c */ rollback to s1;": true,
+		"PREPARE TRANSACTION 'x'": true,
+		"COMMIT PREPARED 'x'":     false, "ROLLBACK PREPARED 'x'": false, "PREPARE s AS SELECT 1": false,
+		"SELECT 1": false, "ROLLBACK; SELECT 1": false, "SAVEPOINT s": false, "": false,
+	} {
+		if got := transactionExit([]byte(q)); got != want {
+			t.Errorf("transactionExit(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -110,9 +110,9 @@ func (r *relay) parse(sc *ServerConn, msg []byte) error {
 		return nil
 	}
 	st := &clientStmt{stmtInfo: r.a.stmts.lookup(query, types), query: append([]byte(nil), query...), types: append([]byte(nil), types...)}
-	if sc.tx == txFailed && sc.q.len() == 0 && sc.prepared.has(st.id) {
-		// PostgreSQL refuses a Parse in a failed transaction; motorpool must not answer
-		// it from the connection's statements.
+	if sc.tx == txFailed && sc.q.len() == 0 && sc.prepared.has(st.id) && !transactionExit(query) {
+		// PostgreSQL refuses a Parse in a failed transaction, but for one that ends it;
+		// motorpool must not answer it from the connection's statements.
 		r.fail(sc, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: CodeInFailedSQLTransaction,
 			Message: "current transaction is aborted, commands ignored until end of transaction block", File: "postgres.c", Routine: "exec_parse_message"})
 		return nil

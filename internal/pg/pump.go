@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"github.com/motorpool/motorpool/internal/proxy"
@@ -194,6 +195,12 @@ func (sc *ServerConn) route(c *relay, msg []byte, obs *answered) (synth []byte, 
 		sc.noteParameter(c, msg, e.drop)
 		return synth, bound && !e.drop, false, nil
 	}
+	if typ == msgCommandComplete && changesSchema(msg) && c != nil {
+		// Statements prepared from now on must see the new schema: in this session
+		// now, in others once its transaction commits (see the ReadyForQuery below).
+		c.a.stmts.forgetAll()
+		sc.schemaChanged = true
+	}
 	if pending && e.note != nil && e.note.kind == noteProbe {
 		switch typ {
 		case msgDataRow:
@@ -275,6 +282,10 @@ func (sc *ServerConn) route(c *relay, msg []byte, obs *answered) (synth []byte, 
 		}
 		sc.tx = msg[headerLen]
 		sc.q.pop()
+		if sc.schemaChanged && sc.tx == txIdle && c != nil {
+			c.a.stmts.forgetAll()
+			sc.schemaChanged = false
+		}
 		if e.sent != 0 { // the client's request, not motorpool's own
 			sc.answered(e.sent, obs)
 		}
@@ -382,6 +393,24 @@ func (sc *ServerConn) unprepare(c *relay, e expectation) {
 			delete(c.stmts, e.stmtName)
 		}
 	}
+}
+
+// changesSchema reports whether a CommandComplete's tag is that of a statement that
+// may change what other statements mean (a table's columns, a type, a function): CREATE,
+// ALTER or DROP of anything, or a DO block, which may hold any of them.
+func changesSchema(msg []byte) bool {
+	tag := msg[headerLen:]
+	switch {
+	case len(tag) == 0:
+		return false
+	case tag[0] == 'C':
+		return bytes.HasPrefix(tag, []byte("CREATE "))
+	case tag[0] == 'A':
+		return bytes.HasPrefix(tag, []byte("ALTER "))
+	case tag[0] == 'D':
+		return bytes.HasPrefix(tag, []byte("DROP ")) || bytes.HasPrefix(tag, []byte("DO\x00"))
+	}
+	return false
 }
 
 // backendType reports whether typ is a message a server may send after login.

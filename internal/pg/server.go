@@ -52,6 +52,9 @@ type ServerConn struct {
 	// sent (nanotime), 0 between transactions.
 	txBegan int64
 	err     error // why the connection failed
+	// schemaChanged is set when the transaction in progress changed the schema (see
+	// changesSchema): its end makes the change visible to other sessions.
+	schemaChanged bool
 	// dirty marks session state motorpool cannot carry to another client; the next
 	// client to bind the connection resets it first.
 	dirty bool

@@ -60,6 +60,16 @@ func (s *statements) retire(st *stmtInfo) {
 	}
 }
 
+// forgetAll forgets every statement, after a change to the schema: a statement a
+// client prepares from now on is planned afresh, as it would be directly, instead of
+// sharing one planned before the change (with its parameter types and result columns).
+// Clients that hold a statement keep it, as its server-side name stays valid.
+func (s *statements) forgetAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.ids)
+}
+
 // serverName is the name a statement has on server connections.
 func serverName(dst []byte, id uint64) []byte {
 	return strconv.AppendUint(append(dst, "mp_"...), id, 10)

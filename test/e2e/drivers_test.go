@@ -109,6 +109,62 @@ var driverScenarios = []struct {
 		{1, round{bind("q", "8"), describePortal(), execute(0), syncMsg()}},
 		{0, round{bind("_pg3_0", "1"), describePortal(), execute(0), syncMsg()}},
 	}},
+	// pgjdbc with autosave=always and node-postgres's named {text: 'ROLLBACK'}: the
+	// statement that ends a failed transaction is parsed in it, and the server
+	// connection already has it from another client. PostgreSQL accepts a Parse of a
+	// transaction-exit statement there.
+	{"a ROLLBACK parsed in a failed transaction, already prepared on the server connection", []driverStep{
+		{0, round{parse("r0", "ROLLBACK"), bind("r0"), execute(0), syncMsg()}},
+		{1, round{query("BEGIN")}},
+		{1, round{query("SELECT 1/0")}},
+		{1, round{parse("r1", "ROLLBACK"), bind("r1"), execute(0), syncMsg()}},
+		{1, round{query("SELECT 1")}},
+	}},
+	{"a ROLLBACK TO SAVEPOINT parsed in a failed transaction, already prepared on the server connection", []driverStep{
+		{0, round{query("BEGIN")}},
+		{0, round{query("SAVEPOINT PGJDBC_AUTOSAVE")}},
+		{0, round{parse("S_1", "ROLLBACK TO SAVEPOINT PGJDBC_AUTOSAVE"), bind("S_1"), execute(0), syncMsg()}},
+		{0, round{query("COMMIT")}},
+		{1, round{query("BEGIN")}},
+		{1, round{parse("", "SAVEPOINT PGJDBC_AUTOSAVE"), bind(""), execute(0), syncMsg()}},
+		{1, round{parse("", "SELECT 1/0"), bind(""), execute(0), syncMsg()}},
+		{1, round{parse("S_1", "ROLLBACK TO SAVEPOINT PGJDBC_AUTOSAVE"), bind("S_1"), execute(0), syncMsg()}},
+		{1, round{parse("", "SELECT 2"), bind(""), execute(0), syncMsg()}},
+		{1, round{query("COMMIT")}},
+	}},
+	{"a COMMIT parsed in a failed transaction, already prepared on the server connection", []driverStep{
+		{0, round{parse("c0", "COMMIT"), bind("c0"), execute(0), syncMsg()}},
+		{1, round{query("BEGIN")}},
+		{1, round{query("SELECT 1/0")}},
+		{1, round{parse("c1", "COMMIT"), bind("c1"), execute(0), syncMsg()}},
+	}},
+	// asyncpg prepares every query as a named statement and binds parameters by the
+	// types its Describe reports; test suites re-create their schema between runs. A
+	// client's first Parse of a text must see the schema as it is now, not as it was
+	// when another client prepared the same text on the server connection.
+	{"a first Parse after a column's type changed describes the new parameter type", []driverStep{
+		{0, round{query("DROP TABLE IF EXISTS drv_p; CREATE TABLE drv_p(c int)")}},
+		{0, round{parse("a", "INSERT INTO drv_p(c) VALUES ($1)"), describeStmt("a"), syncMsg()}},
+		{1, round{query("DROP TABLE drv_p; CREATE TABLE drv_p(c text)")}},
+		{2, round{parse("b", "INSERT INTO drv_p(c) VALUES ($1)"), describeStmt("b"), bind("b", "x"), execute(0), syncMsg()}},
+	}},
+	{"a first Parse after ALTER TABLE describes the new columns", []driverStep{
+		{0, round{query("DROP TABLE IF EXISTS drv_r; CREATE TABLE drv_r(a int); INSERT INTO drv_r VALUES (1)")}},
+		{0, round{parse("a", "SELECT * FROM drv_r"), bind("a"), execute(0), syncMsg()}},
+		{1, round{query("ALTER TABLE drv_r ADD COLUMN b text DEFAULT 'x'")}},
+		{2, round{parse("b", "SELECT * FROM drv_r"), describeStmt("b"), syncMsg()}},
+		{2, round{bind("b"), execute(0), syncMsg()}},
+		{0, round{bind("a"), execute(0), syncMsg()}},
+	}},
+	{"a first Parse after a schema change in another client's transaction block", []driverStep{
+		{0, round{query("DROP TABLE IF EXISTS drv_t; CREATE TABLE drv_t(a int); INSERT INTO drv_t VALUES (1)")}},
+		{0, round{parse("a", "SELECT * FROM drv_t"), bind("a"), execute(0), syncMsg()}},
+		{1, round{query("BEGIN")}},
+		{1, round{query("ALTER TABLE drv_t ADD COLUMN b int DEFAULT 2")}},
+		{1, round{parse("b", "SELECT * FROM drv_t"), describeStmt("b"), syncMsg()}},
+		{1, round{query("COMMIT")}},
+		{2, round{parse("c", "SELECT * FROM drv_t"), describeStmt("c"), bind("c"), execute(0), syncMsg()}},
+	}},
 }
 
 // TestDriverSequencesMatchPostgreSQL runs each driver scenario straight against
