@@ -112,11 +112,42 @@ func (p *Pool[C]) AppendConns(dst []ConnInfo) []ConnInfo {
 	return dst
 }
 
+// ConnDetail is a connection with its ConnInfo, as AppendConnDetails lists
+// them.
+type ConnDetail[C any] struct {
+	ConnInfo
+	// Conn is the connection itself; the zero C while it is being dialed
+	// (StateCreating). It may be leased to someone else: use only what is
+	// safe alongside its holder, such as what it learned at login.
+	Conn C
+}
+
+// AppendConnDetails is AppendConns with each connection alongside its
+// ConnInfo, so that a listing can show what the connections know about
+// themselves: one pass under one lock, where calling Conn for each would
+// scan the pool once per connection.
+func (p *Pool[C]) AppendConnDetails(dst []ConnDetail[C]) []ConnDetail[C] {
+	now := p.clock.read()
+	start := len(dst)
+	p.mu.Lock()
+	for _, e := range p.conns {
+		d := ConnDetail[C]{ConnInfo: p.infoLocked(e, now)}
+		if e.state != StateCreating { // the dial sets conn without the lock
+			d.Conn = e.conn
+		}
+		dst = append(dst, d)
+	}
+	p.unlock()
+	slices.SortFunc(dst[start:], func(a, b ConnDetail[C]) int { return cmp.Compare(a.ID, b.ID) })
+	return dst
+}
+
 // Conn returns the connection with the given ID (ConnInfo.ID), so that a
 // listing can show what the connection knows about itself. ok is false while
 // the connection is being dialed and once it is gone. The connection may be
 // leased to someone else meanwhile: use only what is safe alongside its
-// holder, such as what it learned at login.
+// holder, such as what it learned at login. It scans the pool: to list
+// connections, use AppendConnDetails.
 func (p *Pool[C]) Conn(id uint64) (conn C, ok bool) {
 	p.mu.Lock()
 	defer p.unlock()

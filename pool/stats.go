@@ -34,6 +34,12 @@ type Stats struct {
 	Validating int // being validated at acquire or reset after release
 	Destroying int // being closed
 	Waiting    int // acquirers waiting for a connection (pending requests)
+	// OldestWait is how long the acquirer at the head of the line, the one
+	// waiting longest, has waited so far; 0 when nobody waits. Unlike
+	// AcquireP99 it counts acquirers that will time out or give up, and
+	// drops to 0 as soon as the line empties (PgBouncer's maxwait). Its
+	// start may be read up to 10 ms early, as Acquire reads a coarse clock.
+	OldestWait time.Duration
 
 	// Utilization is Active/Max. It may exceed 1 just after a shrink, as
 	// leases are not interrupted; when Max is 0 it is 1 if anyone holds or
@@ -79,6 +85,7 @@ type Stats struct {
 // including after Close.
 func (p *Pool[C]) Stats() Stats {
 	var s Stats
+	now := p.clock.read() // before the lock: a waiter queued since is 0 old
 	p.mu.Lock()
 	p.hist.load(&s.AcquireTime) // under the lock, consistent with acquired and unrecorded
 	s.MinSize, s.MaxSize, s.Limit, s.Max = p.minSize, p.maxSize, p.limit, p.maxLocked()
@@ -89,6 +96,9 @@ func (p *Pool[C]) Stats() Stats {
 	s.Validating = p.count[StateValidating]
 	s.Destroying = p.count[StateDestroying]
 	s.Waiting = p.waiters.n
+	if w := p.waiters.front(); w != nil {
+		s.OldestWait = since(now, w.start)
+	}
 	st := p.st
 	s.LastDialError = p.dialing.lastErr
 	p.unlock()

@@ -180,3 +180,52 @@ func TestStatsAcquireTimeOnlyGrows(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestStatsOldestWait checks that OldestWait is the age of the acquirer
+// waiting longest now, including acquirers that end up timing out (the
+// acquire-time percentiles count only those served), and 0 once nobody waits.
+func TestStatsOldestWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := newBackend().config()
+		cfg.MaxSize = 1
+		cfg.AcquireTimeout = 10 * time.Second
+		p := newPool(t, cfg)
+		defer closePool(t, p)
+		l := mustAcquire(t, p, "")
+		if s := p.Stats(); s.OldestWait != 0 {
+			t.Fatalf("OldestWait %v with nobody waiting", s.OldestWait)
+		}
+
+		first := goAcquire(context.Background(), p, "first")
+		time.Sleep(2 * time.Second)
+		second := goAcquire(context.Background(), p, "second")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		oldest := func(want time.Duration) {
+			t.Helper()
+			// The wait's start is a coarse reading, at most 10 ms early.
+			if s := p.Stats(); s.OldestWait < want || s.OldestWait > want+10*time.Millisecond {
+				t.Fatalf("OldestWait %v with %d waiting, want %v", s.OldestWait, s.Waiting, want)
+			}
+		}
+		oldest(3 * time.Second)
+
+		time.Sleep(7 * time.Second) // the first waiter times out
+		synctest.Wait()
+		if r, ok := ready(first); !ok || r.err == nil {
+			t.Fatalf("first waiter: done %v, err %v; want its AcquireTimeout", ok, r.err)
+		}
+		if s := p.Stats(); s.AcquireP99 != 0 || s.AcquireTimeouts != 1 {
+			t.Fatalf("p99 %v, timeouts %d: want 0 and 1", s.AcquireP99, s.AcquireTimeouts)
+		}
+		oldest(8 * time.Second) // the second one's
+
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if r, ok := ready(second); !ok || r.err == nil {
+			t.Fatalf("second waiter: done %v, err %v; want its AcquireTimeout", ok, r.err)
+		}
+		oldest(0)
+		l.Release()
+	})
+}

@@ -26,7 +26,8 @@ type waiter[C any] struct {
 }
 
 // waitList is the FIFO line of waiters, an intrusive doubly-linked list.
-// Protected by Pool.mu.
+// Waiters join only at the back, so the head has waited longest (Stats'
+// OldestWait). Protected by Pool.mu.
 type waitList[C any] struct {
 	head, tail *waiter[C]
 	n          int
