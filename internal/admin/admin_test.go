@@ -37,14 +37,19 @@ func (fakeBackend) PID() uint32  { return 4242 }
 // size 4) and a service "shop/reports".
 func newTestAdmin(t *testing.T, token string) (*Admin, *proxy.Proxy) {
 	t.Helper()
-	yaml := `
+	return newTestAdminYAML(t, token, `
 auth: { users: { app: { password: x } } }
 admin: { users: [app] }
 databases:
   shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=4&pool_timeout=1" }
 services:
   reports: { match: { user: analyst }, type: analytics_service, connection_limit: 2 }
-`
+`)
+}
+
+// newTestAdminYAML returns an Admin over a proxy configured by yaml.
+func newTestAdminYAML(t *testing.T, token, yaml string) (*Admin, *proxy.Proxy) {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -74,19 +74,20 @@ type ServerConn struct {
 	RemotePID uint32 `json:"remote_pid"`
 }
 
-// Servers lists every pool's server connections, by pool and ID.
+// Servers lists every pool's server connections, by pool and ID: one pass
+// over each pool, under its lock once.
 func (a *Admin) Servers() []ServerConn {
 	var out []ServerConn
-	var buf []pool.ConnInfo
+	var buf []pool.ConnDetail[proxy.Backend]
 	for _, p := range a.sortedPools() {
 		host, port := splitAddr(p.Target)
-		buf = p.Core().AppendConns(buf[:0])
+		buf = p.Core().AppendConnDetails(buf[:0])
 		for _, c := range buf {
 			out = append(out, ServerConn{
 				ID: c.ID, Pool: p.Name, User: p.User, Database: p.Database, State: c.State.String(),
 				Addr: host, Port: port, ConnectTime: c.Created, AgeSeconds: c.Age.Seconds(), Uses: c.Uses,
 				Client: holderClient(c.Holder), HeldSeconds: c.Held.Seconds(), IdleSeconds: c.Idle.Seconds(), Leaked: c.Leaked,
-				RemotePID: remotePID(p, c.ID),
+				RemotePID: remotePID(c.Conn),
 			})
 		}
 	}
@@ -96,9 +97,9 @@ func (a *Admin) Servers() []ServerConn {
 	return out
 }
 
-// remotePID returns the server process ID of connection id of p, or 0.
-func remotePID(p *proxy.Pool, id uint64) uint32 {
-	b, _ := p.Core().Conn(id)
+// remotePID returns the server process ID of b, or 0 when b is nil (being
+// dialed) or its protocol has none.
+func remotePID(b proxy.Backend) uint32 {
 	if pb, ok := b.(proxy.ProcessIDer); ok {
 		return pb.PID()
 	}

@@ -28,8 +28,9 @@ func (a *Admin) report(p *proxy.Pool) monitor.Report {
 // showPools is PgBouncer's SHOW POOLS, one row per pool. cl_active counts
 // logged-in clients not waiting (PgBouncer's definition); sv_tested counts
 // connections being validated or reset; sv_login connections being opened.
-// maxwait is the p99 acquire wait of the last minute, as motorpool does not
-// track each waiting client's start. Columns after pool_mode are motorpool's.
+// maxwait and maxwait_us are, as PgBouncer's, how long the client waiting
+// longest has waited so far (0 when none waits), whether or not it will get
+// a connection. Columns after pool_mode are motorpool's.
 func (a *Admin) showPools() *table {
 	t := newTable("database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req", "cl_waiting_cancel_req",
 		"sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login",
@@ -38,7 +39,7 @@ func (a *Admin) showPools() *table {
 	for _, p := range a.sortedPools() {
 		st := p.Core().Stats()
 		cl := clients[p.Name]
-		wait := a.report(p).Performance.AcquireP99.Std()
+		wait := st.OldestWait
 		t.add(p.Database, p.User, cl[proxy.StateActive]+cl[proxy.StateIdle], cl[proxy.StateWaiting], 0, 0,
 			st.Active, 0, 0, st.Idle, 0, st.Validating, st.Creating,
 			int64(wait/time.Second), (wait % time.Second).Microseconds(), p.Mode.String(), p.Name, p.Service, st.Max,
