@@ -42,6 +42,8 @@ type Adapter struct {
 	cancels  map[cancelKey]*relay // clients by the BackendKeyData motorpool gave them
 	nextPID  atomic.Uint32
 
+	authq authQueryConns // auth_query's server connections, by target
+
 	wg sync.WaitGroup // cancel-forwarding goroutines
 }
 
@@ -89,9 +91,11 @@ func (a *Adapter) Dial(ctx context.Context, t *proxy.Target) (proxy.Backend, err
 	return sc, nil
 }
 
-// Close waits for the adapter's own goroutines (cancel forwarding) to finish. It is
-// an io.Closer, which the proxy closes after its clients and pools.
+// Close closes auth_query's connections and waits for the adapter's own goroutines
+// (cancel forwarding) to finish; lookups after it fail. It is an io.Closer, which the
+// proxy closes after its clients and pools. It may be called more than once.
 func (a *Adapter) Close() error {
+	a.authq.close()
 	a.wg.Wait()
 	return nil
 }
