@@ -18,11 +18,40 @@ var ConsoleCommands = []string{
 }
 
 // Exec implements proxy.Console: it runs one admin console command. Keywords
-// are case-insensitive; a database name may be double-quoted.
+// are case-insensitive; a database name may be double-quoted. A NULL value
+// (a value that is absent) is "" in the result's rows.
 func (a *Admin) Exec(ctx context.Context, user, command string) (*proxy.ConsoleResult, error) {
+	res, _, err := a.exec(ctx, user, command)
+	return res, err
+}
+
+// ExecTyped is Exec, also returning each result column's SQL type, "text",
+// "integer" (32 bits), "bigint" or "numeric", and for each row which of its
+// cells are NULL (nil when none is), for adapters whose protocol has column
+// types and NULLs: internal/pg's console sends them as PgBouncer does, so
+// that psql aligns numbers and typed clients scan them as numbers. Column
+// types follow PgBouncer's where it has the column (integer for counts,
+// ports and flags); a table without rows has text columns.
+//
+// proxy.ConsoleResult has text cells only; once it carries types and NULLs,
+// this folds into Exec.
+func (a *Admin) ExecTyped(ctx context.Context, user, command string) (res *proxy.ConsoleResult, types []string, nulls [][]bool, err error) {
+	res, t, err := a.exec(ctx, user, command)
+	if err != nil || t == nil {
+		return res, nil, nil, err
+	}
+	types = make([]string, len(t.types))
+	for i, k := range t.types {
+		types[i] = k.String()
+	}
+	return res, types, t.nulls, nil
+}
+
+// exec runs a command: a result, and the table it was made of if it has one.
+func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleResult, *table, error) {
 	words := strings.Fields(strings.TrimSpace(command))
 	if len(words) == 0 {
-		return nil, fmt.Errorf("empty command")
+		return nil, nil, fmt.Errorf("empty command")
 	}
 	verb, args := strings.ToUpper(words[0]), words[1:]
 	for i := range args {
@@ -31,22 +60,31 @@ func (a *Admin) Exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 	switch verb {
 	case "SHOW":
 		if len(args) != 1 {
-			return nil, fmt.Errorf("SHOW takes one word: SHOW POOLS, SHOW STATS, … (SHOW HELP lists them)")
+			return nil, nil, fmt.Errorf("SHOW takes one word: SHOW POOLS, SHOW STATS, … (SHOW HELP lists them)")
 		}
 		return a.show(strings.ToUpper(args[0]))
 	case "PAUSE", "RESUME", "KILL":
-		return a.dbCommand(ctx, user, verb, args)
+		res, err := a.dbCommand(ctx, user, verb, args)
+		return res, nil, err
 	case "RELOAD", "SHUTDOWN":
 		if len(args) != 0 {
-			return nil, fmt.Errorf("%s takes no argument", verb)
+			return nil, nil, fmt.Errorf("%s takes no argument", verb)
 		}
-		return a.control(user, verb)
+		res, err := a.control(user, verb)
+		return res, nil, err
 	}
-	return nil, fmt.Errorf("unknown command %q; the console knows %s", words[0], strings.Join(ConsoleCommands, ", "))
+	return nil, nil, fmt.Errorf("unknown command %q; the console knows %s", words[0], strings.Join(ConsoleCommands, ", "))
+}
+
+// unsupportedShow says why PgBouncer's SHOW commands motorpool has no
+// counterpart for are refused, and where to look instead.
+var unsupportedShow = map[string]string{
+	"MEM": "motorpool has no slab caches; /metrics has the process's memory (go_memstats_*, process_resident_memory_bytes)",
+	"FDS": "it serves PgBouncer's online restart (-R), which motorpool does not do; /metrics has process_open_fds",
 }
 
 // show runs SHOW what.
-func (a *Admin) show(what string) (*proxy.ConsoleResult, error) {
+func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 	var t *table
 	switch what {
 	case "POOLS":
@@ -87,10 +125,12 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, error) {
 		for _, c := range ConsoleCommands {
 			t.add(c)
 		}
+	case "MEM", "FDS":
+		return nil, nil, fmt.Errorf("SHOW %s is not supported: %s", what, unsupportedShow[what])
 	default:
-		return nil, fmt.Errorf("unknown SHOW %s; the console knows %s", what, strings.Join(ConsoleCommands, ", "))
+		return nil, nil, fmt.Errorf("unknown SHOW %s; the console knows %s", what, strings.Join(ConsoleCommands, ", "))
 	}
-	return &proxy.ConsoleResult{Columns: t.cols, Rows: t.rows, Tag: "SHOW"}, nil
+	return &proxy.ConsoleResult{Columns: t.cols, Rows: t.rows, Tag: "SHOW"}, t, nil
 }
 
 // dbCommand runs PAUSE [db], RESUME [db] and KILL db.
@@ -142,43 +182,94 @@ func (a *Admin) control(user, verb string) (*proxy.ConsoleResult, error) {
 
 // table is a console result under construction.
 type table struct {
-	cols []string
-	rows [][]string
+	cols  []string
+	types []sqlType // per column: that of its first value that is not NULL
+	rows  [][]string
+	nulls [][]bool // per row, which cells are NULL; nil when none is
 }
 
-func newTable(cols ...string) *table { return &table{cols: cols} }
+func newTable(cols ...string) *table { return &table{cols: cols, types: make([]sqlType, len(cols))} }
+
+// sqlType is a column's type, as ExecTyped names it.
+type sqlType uint8
+
+const (
+	typeUnset sqlType = iota // no value yet: text
+	typeText
+	typeInteger
+	typeBigint
+	typeNumeric
+)
+
+func (k sqlType) String() string {
+	switch k {
+	case typeInteger:
+		return "integer"
+	case typeBigint:
+		return "bigint"
+	case typeNumeric:
+		return "numeric"
+	}
+	return "text"
+}
 
 // add appends a row, formatting each value: times as PgBouncer does, floats
-// with up to 3 decimals, everything else with %v.
+// with up to 3 decimals, bools as 1 or 0, everything else with %v. nil, a
+// zero time and a nil *time.Time are NULL. A value's Go type sets its
+// column's type: int, int32, uint32 and bool are integer (PgBouncer's counts
+// and flags are int4); int64, uint64 bigint; floats numeric; the rest text.
+// A column given values of two types is text.
 func (t *table) add(vals ...any) {
 	row := make([]string, len(vals))
+	var nulls []bool
 	for i, v := range vals {
-		row[i] = cell(v)
+		s, k := cell(v)
+		if k == typeUnset {
+			if nulls == nil {
+				nulls = make([]bool, len(vals))
+			}
+			nulls[i] = true
+			continue
+		}
+		row[i] = s
+		switch t.types[i] {
+		case typeUnset:
+			t.types[i] = k
+		case k:
+		default:
+			t.types[i] = typeText
+		}
 	}
 	t.rows = append(t.rows, row)
+	t.nulls = append(t.nulls, nulls)
 }
 
-func cell(v any) string {
+// cell formats v and returns its type; typeUnset for NULL.
+func cell(v any) (string, sqlType) {
 	switch x := v.(type) {
-	case string:
-		return x
+	case nil:
+		return "", typeUnset
 	case time.Time:
 		if x.IsZero() {
-			return ""
+			return "", typeUnset
 		}
-		return x.UTC().Format("2006-01-02 15:04:05 UTC")
+		return x.UTC().Format("2006-01-02 15:04:05 UTC"), typeText
 	case *time.Time:
 		if x == nil {
-			return ""
+			return "", typeUnset
 		}
 		return cell(*x)
 	case float64:
-		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", x), "0"), ".")
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", x), "0"), "."), typeNumeric
 	case bool:
 		if x {
-			return "1"
+			return "1", typeInteger
 		}
-		return "0"
+		return "0", typeInteger
+	case int, int32, uint32:
+		return fmt.Sprint(v), typeInteger
+	case int64, uint64:
+		return fmt.Sprint(v), typeBigint
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprint(v), typeText
 }

@@ -123,18 +123,20 @@ var pgServerState = map[string]string{
 }
 
 // showClients is PgBouncer's SHOW CLIENTS. state is motorpool's (login,
-// idle, waiting, active); ptr is the client ID.
+// idle, waiting, active); ptr is the client ID, as text as PgBouncer's
+// pointer is; pool is NULL while the client logs in.
 func (a *Admin) showClients() *table {
 	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "ptr", "application_name", "pool")
 	for _, c := range a.Clients() {
-		t.add("C", c.User, c.Database, c.State, c.Addr, c.Port, c.ConnectTime, c.ID, c.Application, c.Pool)
+		t.add("C", c.User, c.Database, c.State, c.Addr, c.Port, c.ConnectTime, strconv.FormatUint(c.ID, 10), c.Application, orNull(c.Pool))
 	}
 	return t
 }
 
 // showServers is PgBouncer's SHOW SERVERS. ptr is the connection's ID in
-// its pool, link the holding client's ID (the ptr of SHOW CLIENTS) and
-// remote_pid the server's process ID.
+// its pool, link the holding client's ID (the ptr of SHOW CLIENTS), both
+// text as PgBouncer's pointers are, link "" when no client holds it (as
+// PgBouncer's), and remote_pid the server's process ID, 0 while dialing.
 func (a *Admin) showServers() *table {
 	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "request_time",
 		"ptr", "link", "remote_pid", "pool", "uses", "held_seconds", "leaked")
@@ -144,8 +146,16 @@ func (a *Admin) showServers() *table {
 		if s.State == "active" {
 			req = now.Add(-time.Duration(s.HeldSeconds * float64(time.Second)))
 		}
-		t.add("S", s.User, s.Database, pgServerState[s.State], s.Addr, s.Port, s.ConnectTime, req,
-			s.ID, s.Client, s.RemotePID, s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
+		link := ""
+		if s.Client != 0 {
+			link = strconv.FormatUint(s.Client, 10)
+		}
+		var port any
+		if n, err := strconv.Atoi(s.Port); err == nil {
+			port = n
+		}
+		t.add("S", s.User, s.Database, pgServerState[s.State], orNull(s.Addr), port, s.ConnectTime, req,
+			strconv.FormatUint(s.ID, 10), link, s.RemotePID, s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
 	}
 	return t
 }

@@ -9,7 +9,7 @@ func (a *Admin) showHealth() *table {
 		"acquire_p95_ms", "error_rate", "xact_per_second", "diagnosis")
 	for _, p := range a.sortedPools() {
 		r := a.report(p)
-		diag := ""
+		var diag any // NULL: nothing found
 		if len(r.Diagnosis) > 0 {
 			diag = string(r.Diagnosis[0].Cause) + ": " + r.Diagnosis[0].Summary
 		}
@@ -22,16 +22,17 @@ func (a *Admin) showHealth() *table {
 
 func ms(secs float64) float64 { return secs * 1000 }
 
-// showAlerts lists firing alerts, then those resolved recently.
+// showAlerts lists firing alerts, then those resolved recently; a firing
+// alert's resolved_at is NULL.
 func (a *Admin) showAlerts() *table {
 	t := newTable("pool", "type", "level", "state", "message", "recommendation", "fired_at", "resolved_at")
 	for _, p := range a.sortedPools() {
 		r := a.report(p)
 		for _, al := range r.Alerts {
-			t.add(p.Name, string(al.Type), string(al.Level), "firing", al.Message, al.Recommendation, al.FiredAt, al.ResolvedAt)
+			t.add(p.Name, string(al.Type), string(al.Level), "firing", al.Message, orNull(al.Recommendation), al.FiredAt, al.ResolvedAt)
 		}
 		for _, al := range r.ResolvedAlerts {
-			t.add(p.Name, string(al.Type), string(al.Level), "resolved", al.Message, al.Recommendation, al.FiredAt, al.ResolvedAt)
+			t.add(p.Name, string(al.Type), string(al.Level), "resolved", al.Message, orNull(al.Recommendation), al.FiredAt, al.ResolvedAt)
 		}
 	}
 	return t

@@ -3,6 +3,7 @@ package admin
 import (
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,8 @@ func (a *Admin) report(p *proxy.Pool) monitor.Report {
 // connections being validated or reset; sv_login connections being opened.
 // maxwait and maxwait_us are, as PgBouncer's, how long the client waiting
 // longest has waited so far (0 when none waits), whether or not it will get
-// a connection. Columns after pool_mode are motorpool's.
+// a connection. Columns after pool_mode are motorpool's; service is NULL
+// for a database's own pool.
 func (a *Admin) showPools() *table {
 	t := newTable("database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req", "cl_waiting_cancel_req",
 		"sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login",
@@ -42,29 +44,50 @@ func (a *Admin) showPools() *table {
 		wait := st.OldestWait
 		t.add(p.Database, p.User, cl[proxy.StateActive]+cl[proxy.StateIdle], cl[proxy.StateWaiting], 0, 0,
 			st.Active, 0, 0, st.Idle, 0, st.Validating, st.Creating,
-			int64(wait/time.Second), (wait % time.Second).Microseconds(), p.Mode.String(), p.Name, p.Service, st.Max,
+			int(wait/time.Second), int((wait % time.Second).Microseconds()), p.Mode.String(), p.Name, orNull(p.Service), st.Max,
 			string(a.report(p).Status))
 	}
 	return t
 }
 
-// showDatabases is PgBouncer's SHOW DATABASES, one row per pool.
+// showDatabases is PgBouncer's SHOW DATABASES, one row per pool. host and
+// port are NULL for a pool without an address, as PgBouncer's host is for
+// one without a host.
 func (a *Admin) showDatabases() *table {
 	t := newTable("name", "host", "port", "database", "force_user", "pool_size", "min_pool_size", "reserve_pool_size",
 		"server_lifetime", "pool_mode", "max_connections", "current_connections", "paused", "disabled")
 	cfg := a.px.Config()
 	for _, p := range a.sortedPools() {
 		set := p.Settings()
-		host, port := splitAddr(p.Target)
+		host, port := hostPortCells(p.Target)
 		budget := 0
 		if db := cfg.Database(p.Database); db != nil {
 			budget = db.Budget
 		}
 		st := p.Core().Stats()
-		t.add(p.Name, host, port, p.Target.Database, p.User, set.ConnectionLimit, set.MinConnections, 0,
+		t.add(p.Name, host, port, p.Target.Database, orNull(p.User), set.ConnectionLimit, set.MinConnections, 0,
 			int64(set.MaxLifetime/time.Second), p.Mode.String(), budget, st.Total, a.px.IsPaused(p.Database), false)
 	}
 	return t
+}
+
+// orNull returns s, or nil (NULL) when it is empty.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// hostPortCells returns t's first address as SHOW DATABASES' host and port
+// cells: NULL when there is none.
+func hostPortCells(t *proxy.Target) (host, port any) {
+	h, p := splitAddr(t)
+	host = orNull(h)
+	if n, err := strconv.Atoi(p); err == nil {
+		port = n
+	}
+	return host, port
 }
 
 func splitAddr(t *proxy.Target) (host, port string) {
@@ -82,8 +105,9 @@ func splitAddr(t *proxy.Target) (host, port string) {
 // databases and services prefixed by their section ("database
 // shop.connection_limit"). Its four columns are PgBouncer's, as tools
 // (pgbouncer_exporter) refuse any other count: default is the value when it
-// is the built-in default and empty otherwise, as motorpool keeps no table
-// of defaults apart from origins; changeable is yes or no. Where each value
+// is the built-in default and NULL otherwise, as motorpool keeps no table
+// of defaults apart from origins (PgBouncer's is NULL for a setting without
+// a default); changeable is yes or no. Where each value
 // came from is motorpool check's to show.
 func (a *Admin) showConfig() *table {
 	t := newTable("key", "value", "default", "changeable")
@@ -93,7 +117,7 @@ func (a *Admin) showConfig() *table {
 			if s.Title != "" {
 				key = s.Title + "." + e.Key
 			}
-			def := ""
+			var def any
 			if e.Origin.String() == "default" {
 				def = e.Value
 			}

@@ -42,7 +42,8 @@ func (a *Admin) users() map[string]*userCounts {
 
 // showUsers is PgBouncer's SHOW USERS, one row per user. motorpool has no
 // per-user pool_size, reserve_pool_size, pool_mode or connection limits: the
-// overrides are empty (PgBouncer's NULL) and the limits 0 (none).
+// overrides are empty, pool_mode NULL (as PgBouncer's without an override),
+// and the limits 0 (none).
 func (a *Admin) showUsers() *table {
 	t := newTable("name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections",
 		"current_connections", "max_user_client_connections", "current_client_connections")
@@ -54,7 +55,7 @@ func (a *Admin) showUsers() *table {
 	slices.Sort(names)
 	for _, name := range names {
 		u := users[name]
-		t.add(name, "", "", "", 0, u.servers, 0, u.clients)
+		t.add(name, "", "", nil, 0, u.servers, 0, u.clients)
 	}
 	return t
 }

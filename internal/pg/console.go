@@ -23,7 +23,8 @@ var consoleParams = map[string]string{
 }
 
 // serveConsole runs an admin console session: simple queries only, each answered by
-// the proxy's Console as a table of text columns.
+// the proxy's Console as a table, with typed columns and NULLs when the Console is a
+// typedConsole.
 func (a *Adapter) serveConsole(ctx context.Context, r *relay, user string, con proxy.Console) error {
 	var out []byte
 	for _, k := range sortedKeys(consoleParams) {
@@ -61,6 +62,26 @@ func (a *Adapter) serveConsole(ctx context.Context, r *relay, user string, con p
 	}
 }
 
+// typedConsole is a proxy.Console whose results also say each column's SQL type and
+// which cells are NULL (the admin package's). proxy.ConsoleResult carries text
+// only; until it carries types, the console asks for them through this.
+type typedConsole interface {
+	// ExecTyped is Exec, also returning each column's type ("text", "integer",
+	// "bigint", "numeric"; nil: all text) and, per row, which cells are NULL
+	// (nil: none).
+	ExecTyped(ctx context.Context, user, command string) (res *proxy.ConsoleResult, types []string, nulls [][]bool, err error)
+}
+
+// consoleTypes are the PostgreSQL types of typedConsole's column types: OID and size.
+var consoleTypes = map[string]struct {
+	oid  uint32
+	size int16
+}{
+	"integer": {23, 4},
+	"bigint":  {20, 8},
+	"numeric": {1700, -1},
+}
+
 // runConsole runs each statement of a query string and encodes the results.
 func runConsole(ctx context.Context, con proxy.Console, user, query string) []byte {
 	var out []byte
@@ -71,7 +92,15 @@ func runConsole(ctx context.Context, con proxy.Console, user, query string) []by
 			continue
 		}
 		ran = true
-		res, err := con.Exec(ctx, user, stmt)
+		var res *proxy.ConsoleResult
+		var types []string
+		var nulls [][]bool
+		var err error
+		if tc, ok := con.(typedConsole); ok {
+			res, types, nulls, err = tc.ExecTyped(ctx, user, stmt)
+		} else {
+			res, err = con.Exec(ctx, user, stmt)
+		}
 		if err != nil {
 			var pe *Error
 			if !errors.As(err, &pe) {
@@ -79,7 +108,7 @@ func runConsole(ctx context.Context, con proxy.Console, user, query string) []by
 			}
 			return appendError(out, pe)
 		}
-		out = appendResult(out, res)
+		out = appendResult(out, res, types, nulls)
 	}
 	if !ran {
 		out = append(out, msgEmptyQueryResponse, 0, 0, 0, 4)
@@ -87,19 +116,26 @@ func runConsole(ctx context.Context, con proxy.Console, user, query string) []by
 	return out
 }
 
-// appendResult encodes a console result: RowDescription (text columns), DataRows and
-// CommandComplete.
-func appendResult(dst []byte, res *proxy.ConsoleResult) []byte {
+// appendResult encodes a console result: RowDescription, DataRows and
+// CommandComplete. Columns are text unless types says otherwise (text format
+// either way); a cell is NULL where nulls says so, or where its row is short.
+func appendResult(dst []byte, res *proxy.ConsoleResult, types []string, nulls [][]bool) []byte {
 	if len(res.Columns) > 0 {
 		rd := pgproto3.RowDescription{}
-		for _, c := range res.Columns {
-			rd.Fields = append(rd.Fields, pgproto3.FieldDescription{Name: []byte(c), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1})
+		for i, c := range res.Columns {
+			f := pgproto3.FieldDescription{Name: []byte(c), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1}
+			if i < len(types) {
+				if t, ok := consoleTypes[types[i]]; ok {
+					f.DataTypeOID, f.DataTypeSize = t.oid, t.size
+				}
+			}
+			rd.Fields = append(rd.Fields, f)
 		}
 		dst, _ = rd.Encode(dst)
-		for _, row := range res.Rows {
+		for r, row := range res.Rows {
 			dr := pgproto3.DataRow{Values: make([][]byte, len(res.Columns))}
 			for i := range res.Columns {
-				if i < len(row) {
+				if i < len(row) && !(r < len(nulls) && i < len(nulls[r]) && nulls[r][i]) {
 					dr.Values[i] = []byte(row[i])
 				}
 			}

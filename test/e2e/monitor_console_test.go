@@ -12,12 +12,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/motorpool/motorpool/internal/admin"
 	"github.com/motorpool/motorpool/internal/testenv"
 )
 
-// consoleTable runs a console command and returns its column names and rows.
+// consoleTable runs a console command and returns its column names and rows,
+// every value as text and NULL as "".
 func consoleTable(t *testing.T, ctx context.Context, c *pgx.Conn, cmd string) ([]string, [][]string) {
 	t.Helper()
 	rows, err := c.Query(ctx, cmd)
@@ -31,13 +34,10 @@ func consoleTable(t *testing.T, ctx context.Context, c *pgx.Conn, cmd string) ([
 	}
 	var out [][]string
 	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
+		vals := rows.RawValues() // text format: the simple protocol
 		row := make([]string, len(vals))
 		for i, v := range vals {
-			row[i], _ = v.(string)
+			row[i] = string(v) // NULL as ""
 		}
 		out = append(out, row)
 	}
@@ -387,5 +387,86 @@ func TestMonitorConsolePsql(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(out), "database|user|cl_active|cl_waiting|") || !strings.Contains(string(out), e.DB+"|") {
 		t.Errorf("psql SHOW POOLS:\n%s", out)
+	}
+
+	// Aligned, psql right-aligns numbers, as it does PgBouncer's: its
+	// columns are typed.
+	cmd = exec.Command(testenv.Bin(t, "psql"), "-h", host, "-p", port, "-U", monAdminUser, "-d", "motorpool", "-X", "-c", "SHOW LISTS")
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+monAdminPassword, "PGSSLMODE=disable")
+	out, err = cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	if !slices.ContainsFunc(strings.Split(string(out), "\n"), func(l string) bool {
+		return strings.HasPrefix(l, " databases ") && strings.HasSuffix(l, "|     1")
+	}) {
+		t.Errorf("psql SHOW LISTS does not right-align items:\n%s", out)
+	}
+}
+
+// TestMonitorConsoleTypes checks the console's column types and NULLs as a
+// typed client sees them: counts as integers (int4 as PgBouncer's), totals
+// as int8, and NULL where PgBouncer sends NULL (SHOW USERS' pool_mode
+// without a per-user override).
+func TestMonitorConsoleTypes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := startMonitored(t, "", time.Minute)
+	app := e.connect(t, ctx)
+	if _, err := app.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	con, err := e.console(t, ctx, monAdminUser, monAdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oids := map[string]map[string]uint32{
+		"SHOW POOLS":     {"database": pgtype.TextOID, "cl_active": pgtype.Int4OID, "sv_idle": pgtype.Int4OID, "maxwait": pgtype.Int4OID, "maxwait_us": pgtype.Int4OID},
+		"SHOW STATS":     {"total_xact_count": pgtype.Int8OID, "avg_wait_time": pgtype.Int8OID},
+		"SHOW SERVERS":   {"port": pgtype.Int4OID, "ptr": pgtype.TextOID, "link": pgtype.TextOID, "remote_pid": pgtype.Int4OID},
+		"SHOW LISTS":     {"items": pgtype.Int4OID},
+		"SHOW DATABASES": {"port": pgtype.Int4OID, "pool_size": pgtype.Int4OID},
+	}
+	for cmd, want := range oids {
+		rows, err := con.Query(ctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range rows.FieldDescriptions() {
+			if oid, ok := want[f.Name]; ok && f.DataTypeOID != oid {
+				t.Errorf("%s %s has type OID %d, want %d", cmd, f.Name, f.DataTypeOID, oid)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var active, waiting int64
+	var maxwait float64
+	if err := con.QueryRow(ctx, "SHOW POOLS").Scan(nil, nil, &active, &waiting, nil, nil, nil, nil, nil, nil, nil, nil, nil, &maxwait,
+		nil, nil, nil, nil, nil, nil); err != nil {
+		t.Fatalf("scanning SHOW POOLS' counts as numbers: %v", err)
+	}
+	if active != 1 || waiting != 0 {
+		t.Errorf("SHOW POOLS cl_active %d cl_waiting %d, want 1 and 0", active, waiting)
+	}
+
+	rows, err := con.Query(ctx, "SHOW USERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := slices.IndexFunc(rows.FieldDescriptions(), func(f pgconn.FieldDescription) bool { return f.Name == "pool_mode" })
+	n := 0
+	for rows.Next() {
+		if v := rows.RawValues()[i]; v != nil {
+			t.Errorf("SHOW USERS pool_mode %q, want NULL (no per-user override)", v)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil || n == 0 {
+		t.Fatalf("SHOW USERS: %d rows, %v", n, err)
 	}
 }
