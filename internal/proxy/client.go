@@ -55,6 +55,7 @@ type Client struct {
 
 	mu                                sync.Mutex // protects the fields below
 	database, user, application, pool string
+	session                           *Pool // the session's pool, once open
 }
 
 func newClient(p *Proxy, id uint64, conn net.Conn) *Client {
@@ -85,8 +86,12 @@ type ClientInfo struct {
 func (c *Client) Info() ClientInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	pool := c.pool
+	if c.session != nil {
+		pool = c.session.listed().Name // a retired pool is listed under a name of its own
+	}
 	return ClientInfo{
 		ID: c.ID, Remote: c.Conn.RemoteAddr().String(), Accepted: c.Accepted, State: c.State(),
-		Database: c.database, User: c.user, Application: c.application, Pool: c.pool,
+		Database: c.database, User: c.user, Application: c.application, Pool: pool,
 	}
 }

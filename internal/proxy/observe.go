@@ -3,7 +3,8 @@ package proxy
 import "time"
 
 // Observer receives the proxy's per-event measurements, for metrics and monitoring.
-// Its methods are called on hot paths, from many goroutines at once: they must be
+// The pool they name is the one Proxy.Pools lists (a retired pool under its retired
+// name). Its methods are called on hot paths, from many goroutines at once: they must be
 // cheap and safe for concurrent use.
 type Observer interface {
 	// Transaction reports a transaction that ended, timed from sending its first
@@ -25,7 +26,7 @@ func (s *Session) ObserveTransaction(d time.Duration) {
 	s.pool.Counters.Transactions.Add(1)
 	s.pool.Counters.TxTimeNanos.Add(uint64(max(d, 0)))
 	if o := s.client.proxy.observer; o != nil {
-		o.Transaction(s.pool, d)
+		o.Transaction(s.pool.listed(), d)
 	}
 }
 
@@ -33,7 +34,7 @@ func (s *Session) ObserveTransaction(d time.Duration) {
 func (s *Session) ObserveQuery(d time.Duration) {
 	s.pool.Counters.Queries.Add(1)
 	if o := s.client.proxy.observer; o != nil {
-		o.Query(s.pool, d)
+		o.Query(s.pool.listed(), d)
 	}
 }
 
@@ -42,6 +43,6 @@ func (s *Session) ObserveTraffic(in, out int) {
 	s.pool.Counters.BytesIn.Add(uint64(in))
 	s.pool.Counters.BytesOut.Add(uint64(out))
 	if o := s.client.proxy.observer; o != nil {
-		o.Traffic(s.pool, in, out)
+		o.Traffic(s.pool.listed(), in, out)
 	}
 }

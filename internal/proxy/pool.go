@@ -26,7 +26,8 @@ const leakThreshold = 5 * time.Minute
 type Pool struct {
 	// Name identifies the pool in logs, metrics and the admin console: the database
 	// name, "database/service" for a service's pool, or "database.user" for a
-	// per-user pool.
+	// per-user pool. Listings show a pool a reload retired as "NAME (retired #N)",
+	// apart from its successor.
 	Name     string
 	Database string
 	Service  string // "" for a database's own pool
@@ -37,15 +38,46 @@ type Pool struct {
 	// Target is where and how server connections are opened. Read-only.
 	Target *Target
 
+	// poolState is the pool proper (its core, settings, sessions and Counters),
+	// shared with the Pool that listings show once a reload retired it: see
+	// listed.
+	*poolState
+}
+
+// poolState is what a Pool and its listing as a retired pool share.
+type poolState struct {
 	core     *pool.Pool[Backend]
 	settings atomic.Pointer[config.Pool] // a reload may change them in place
 
 	attachOnce sync.Once
 	attached   any
 
-	sessions atomic.Int64 // open sessions
-	retired  atomic.Bool  // replaced by a reload; closes when its last session ends
+	// perUser is set on a pool the registry built for a client's user (a database
+	// URL without a user), which the proxy removes once unused (see reap.go).
+	perUser bool
+
+	sessions  atomic.Int64 // open sessions
+	idleSince atomic.Int64 // when sessions last fell to 0, in Unix nanoseconds
+	retired   atomic.Bool  // replaced by a reload; closes when its last session ends
+	// view is how listings show the pool once retired: the same pool under a name
+	// of its own (see Proxy.retire). nil until then.
+	view atomic.Pointer[Pool]
+
+	// Counters are the pool's traffic counters.
 	Counters Counters
+}
+
+// Retired reports whether a reload replaced the pool: it serves the sessions it
+// had until they end, then closes, while new sessions go to its successor.
+func (p *Pool) Retired() bool { return p.retired.Load() }
+
+// listed returns the pool as listings show it: p, or once a reload retired p, the
+// same pool under its retired name.
+func (p *Pool) listed() *Pool {
+	if v := p.view.Load(); v != nil {
+		return v
+	}
+	return p
 }
 
 // Counters are a pool's traffic counters, since the pool was created.
@@ -80,6 +112,7 @@ type poolSpec struct {
 	session                 map[string]string
 	resetQuery              string
 	allowCleartext          bool
+	perUser                 bool // user is the client's (see poolState.perUser)
 }
 
 // validateIdleAfter is how long a server connection may sit idle before it is
@@ -98,9 +131,10 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 	}
 	p := &Pool{
 		Name: s.name, Database: s.database, Service: s.service, User: s.user,
-		Mode: mode, ResetQuery: s.resetQuery, Target: t,
+		Mode: mode, ResetQuery: s.resetQuery, Target: t, poolState: &poolState{perUser: s.perUser},
 	}
 	p.settings.Store(&s.settings)
+	p.idleSince.Store(time.Now().UnixNano())
 	cfg := coreConfig(s.settings)
 	cfg.Dial = func(ctx context.Context) (Backend, error) { return proto.Dial(ctx, t) }
 	cfg.Close = func(b Backend) { b.Close() }

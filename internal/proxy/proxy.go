@@ -25,8 +25,12 @@ type Proxy struct {
 	ctx    context.Context    // ends when Close begins; parent of every client's ctx
 	cancel context.CancelFunc //
 	wg     sync.WaitGroup     // client goroutines
-	bg     sync.WaitGroup     // closers of retired pools
+	bg     sync.WaitGroup     // closers of retired and removed pools
+	reaper sync.WaitGroup     // reapLoop
 
+	// regMu serializes what replaces the registry or removes pools from it: Reload
+	// and the removal of unused per-user pools (reap.go).
+	regMu    sync.Mutex
 	reg      atomic.Pointer[registry]
 	console  atomic.Pointer[Console]
 	observer Observer // set before Serve
@@ -40,6 +44,7 @@ type Proxy struct {
 	listeners []net.Listener
 	clients   map[uint64]*Client
 	retired   []*Pool // replaced by reloads, closing once their sessions end
+	nretired  int     // pools retired so far, numbering their listed names
 }
 
 // New returns a proxy for cfg whose clients speak proto. Pools whose server user is
@@ -58,6 +63,8 @@ func New(cfg *config.Config, proto Protocol, log *slog.Logger) (*Proxy, error) {
 		return nil, err
 	}
 	p.reg.Store(reg)
+	p.reaper.Add(1)
+	go p.reapLoop()
 	return p, nil
 }
 
@@ -96,8 +103,22 @@ func (p *Proxy) warm(reg *registry) error {
 // Config returns the configuration in force.
 func (p *Proxy) Config() *config.Config { return p.reg.Load().cfg }
 
-// Pools returns the pools of the configuration in force.
-func (p *Proxy) Pools() []*Pool { return p.reg.Load().all() }
+// Pools returns the pools of the configuration in force, and the pools reloads
+// replaced that still have sessions or server connections. Those are listed under
+// a name of their own, "NAME (retired #N)" (Pool.Retired reports true), so that a
+// pool and its successor never share a name.
+func (p *Proxy) Pools() []*Pool {
+	out := p.reg.Load().all()
+	p.mu.Lock()
+	retired := slices.Clone(p.retired)
+	p.mu.Unlock()
+	for _, pl := range retired {
+		if pl.sessions.Load() > 0 || pl.core.Stats().Total > 0 {
+			out = append(out, pl.listed())
+		}
+	}
+	return out
+}
 
 // Clients returns a snapshot of the connected clients.
 func (p *Proxy) Clients() []ClientInfo {
@@ -251,6 +272,7 @@ func (p *Proxy) Close() error {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+	p.reaper.Wait()
 	p.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -279,8 +301,9 @@ func (p *Proxy) closeListeners() {
 	p.listeners = nil
 }
 
-// closePool closes a retired pool once its last session has ended. Its leases may
-// still be out (a server connection draining a cancelled query); Close waits for them.
+// closePool closes a pool with no session left: a retired one, or an unused
+// per-user pool. Its leases may still be out (a server connection draining a
+// cancelled query); Close waits for them.
 func (p *Proxy) closePool(pl *Pool) {
 	p.bg.Add(1)
 	go func() {

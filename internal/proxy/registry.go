@@ -26,7 +26,10 @@ var errStaleRegistry = errors.New("the configuration was reloaded meanwhile")
 // database's own pool) and, for databases whose URL names no user, the client user.
 func poolKey(db, service, user string) string { return db + "\x00" + service + "\x00" + user }
 
-// poolFor returns the pool a client goes to, creating it on first use.
+// poolFor returns the pool a client goes to, creating it on first use, with the
+// client's session counted on it: under r.mu, so that removeUnused never takes a
+// pool a session is being opened on. The caller ends the session with
+// Pool.sessionEnded.
 func (r *registry) poolFor(p *Proxy, db *config.Database, req RouteRequest) (*Pool, error) {
 	var svc *config.Service
 	for _, s := range r.cfg.Services {
@@ -49,14 +52,15 @@ func (r *registry) poolFor(p *Proxy, db *config.Database, req RouteRequest) (*Po
 	if r.sealed {
 		return nil, errStaleRegistry
 	}
-	if pl := r.pools[key]; pl != nil {
-		return pl, nil
+	pl := r.pools[key]
+	if pl == nil {
+		var err error
+		if pl, err = newPool(p.proto, r.specFor(db, svc, user), p.poolEvent); err != nil {
+			return nil, err
+		}
+		r.pools[key] = pl
 	}
-	pl, err := newPool(p.proto, r.specFor(db, svc, user), p.poolEvent)
-	if err != nil {
-		return nil, err
-	}
-	r.pools[key] = pl
+	pl.sessions.Add(1)
 	return pl, nil
 }
 
@@ -72,7 +76,7 @@ func (r *registry) specFor(db *config.Database, svc *config.Service, user string
 	}
 	if user != "" {
 		s.name += "." + user
-		s.user, s.password = user, ""
+		s.user, s.password, s.perUser = user, "", true
 		for _, u := range r.cfg.Auth.Users {
 			if u.Name == user && u.Password.PasswordKind() == config.PasswordCleartext {
 				s.password = string(u.Password)

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"crypto/tls"
+	"fmt"
+	"maps"
 	"reflect"
 
 	"github.com/motorpool/motorpool/internal/config"
@@ -14,14 +16,19 @@ import (
 // change (config.ApplyNewPool: server address, credentials, TLS, session settings,
 // pool mode) builds a new pool for new sessions while existing sessions finish on the
 // old one, which closes after its last session. Routing, authentication and
-// max_client_connections follow the new configuration at once. The listen address
-// does not change until restart.
+// max_client_connections follow the new configuration at once. The listen addresses
+// (listen, admin.listen) do not change until restart: Config keeps returning those
+// in use, so that the next reload is compared with them.
 //
 // New pools are built before any pool is changed: if one cannot be built, Reload
 // closes those it built and returns the error, and the running configuration keeps
 // serving unchanged.
 func (p *Proxy) Reload(cfg *config.Config) error {
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
 	old := p.reg.Load()
+	asked := cfg.Listen
+	cfg = withListen(cfg, old.cfg)
 	reg := &registry{cfg: cfg, pools: make(map[string]*Pool)}
 	var changed []poolChange
 	carried := make(map[*Pool]bool) // the old pools the new registry takes over
@@ -64,10 +71,32 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 	for _, pl := range old.seal(carried) {
 		p.retire(pl)
 	}
-	if cfg.Listen != old.cfg.Listen {
-		p.log.Warn("listen address changed; restart motorpool to apply it", "old", old.cfg.Listen, "new", cfg.Listen)
+	if asked != cfg.Listen {
+		p.log.Warn("listen address changed; restart motorpool to apply it", "old", cfg.Listen, "new", asked)
 	}
 	return nil
+}
+
+// withListen returns cfg with the listen addresses of cur, the configuration in
+// force: a reload does not move the listeners, and cfg is not changed.
+func withListen(cfg, cur *config.Config) *config.Config {
+	if cfg.Listen == cur.Listen && cfg.Admin.Listen == cur.Admin.Listen {
+		return cfg
+	}
+	c := *cfg
+	c.Listen, c.Admin.Listen = cur.Listen, cur.Admin.Listen
+	c.Origins = maps.Clone(cfg.Origins)
+	if c.Origins == nil {
+		c.Origins = make(map[string]config.Origin)
+	}
+	for _, key := range []string{"listen", "admin.listen"} {
+		if o, ok := cur.Origins[key]; ok {
+			c.Origins[key] = o
+		} else {
+			delete(c.Origins, key)
+		}
+	}
+	return &c
 }
 
 // seal stops r, a registry a reload has replaced, from taking new pools, and returns
@@ -87,10 +116,15 @@ func (r *registry) seal(carried map[*Pool]bool) []*Pool {
 	return retire
 }
 
-// retire closes pl once its last session ends.
+// retire closes pl once its last session ends. Until it has closed, listings show
+// it under a name of its own: its successor has its name.
 func (p *Proxy) retire(pl *Pool) {
-	pl.retired.Store(true)
 	p.mu.Lock()
+	p.nretired++
+	view := *pl
+	view.Name = fmt.Sprintf("%s (retired #%d)", pl.Name, p.nretired)
+	pl.view.Store(&view)
+	pl.retired.Store(true)
 	p.retired = append(p.retired, pl)
 	p.mu.Unlock()
 	if pl.sessions.Load() == 0 {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/motorpool/motorpool/internal/config"
 	"github.com/motorpool/motorpool/pool"
 )
 
@@ -396,3 +398,94 @@ func TestReloadForgetsClosedPools(t *testing.T) {
 	defer p.mu.Unlock()
 	assert.Empty(t, p.retired)
 }
+
+// TestReloadListsRetiredPools: a pool a reload replaced stays in Pools, with its
+// server connections, while it has sessions, under a name of its own (its
+// successor has its name) that its clients are listed with too; once its last
+// session ends and it closes, it is no longer listed.
+func TestReloadListsRetiredPools(t *testing.T) {
+	t.Parallel()
+	p := newStubProxy(t, reloadBefore, nil)
+	reports := poolNamed(p, "shop/reports")
+	require.NotNil(t, reports)
+	c := testClient(t, p)
+	rt, err := c.Route(RouteRequest{Database: "shop", User: "analyst"})
+	require.NoError(t, err)
+	s, err := rt.Open(c)
+	require.NoError(t, err)
+	lease, err := s.Acquire(context.Background())
+	require.NoError(t, err)
+
+	require.NoError(t, p.Reload(parseConfig(t, reloadAfter))) // reports: session mode
+	next := poolNamed(p, "shop/reports")
+	require.NotNil(t, next)
+	require.NotSame(t, reports, next)
+	assert.False(t, next.Retired())
+	var old *Pool // gone is retired by the same reload: numbered #1 or #2
+	for _, pl := range p.Pools() {
+		if strings.HasPrefix(pl.Name, "shop/reports (retired #") {
+			require.Nil(t, old, "listed twice")
+			old = pl
+		}
+	}
+	require.NotNil(t, old, "the replaced pool is listed while its session lasts")
+	assert.True(t, old.Retired())
+	assert.Same(t, reports.core, old.Core(), "the same server connections")
+	assert.Equal(t, reports.Mode, old.Mode)
+	assert.Equal(t, 1, old.Core().Stats().Active)
+	names := map[string]bool{}
+	for _, pl := range p.Pools() {
+		assert.False(t, names[pl.Name], "two pools named %s", pl.Name)
+		names[pl.Name] = true
+	}
+	assert.Equal(t, old.Name, c.Info().Pool)
+
+	s.Release(lease)
+	s.Close()
+	p.bg.Wait()
+	assert.True(t, closedPool(t, reports))
+	assert.Nil(t, poolNamed(p, old.Name), "closed: no longer listed")
+	assert.Same(t, next, poolNamed(p, "shop/reports"))
+}
+
+// TestReloadKeepsListenAddress: a reload that changes listen or admin.listen,
+// which need a restart, leaves the addresses in use in Config, so that the next
+// reload is compared with them and still reports the change.
+func TestReloadKeepsListenAddress(t *testing.T) {
+	t.Parallel()
+	const yaml = `
+		listen: 127.0.0.1:6432
+		admin: { listen: 127.0.0.1:8080 }
+		auth: { users: { app: { password: x } } }
+		databases:
+			shop: { url: "postgresql://app:pw@127.0.0.1:1/shop" }
+	`
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(b)
+	}), nil))
+	p, err := New(parseConfig(t, yaml), &stubProto{}, log)
+	require.NoError(t, err)
+	defer p.Close()
+	moved := strings.NewReplacer("6432", "6433", "8080", "8081").Replace(yaml)
+	for i := range 2 {
+		next := parseConfig(t, moved)
+		require.NoError(t, p.Reload(next))
+		assert.Equal(t, "127.0.0.1:6432", p.Config().Listen, "reload %d", i+1)
+		assert.Equal(t, "127.0.0.1:8080", p.Config().Admin.Listen, "reload %d", i+1)
+		assert.Equal(t, "127.0.0.1:6433", next.Listen, "the new configuration is not changed")
+		d := config.Diff(p.Config(), parseConfig(t, moved)).String()
+		assert.Contains(t, d, "listen 127.0.0.1:6432 -> 127.0.0.1:6433", "after reload %d", i+1)
+		assert.Contains(t, d, "admin.listen 127.0.0.1:8080 -> 127.0.0.1:8081", "after reload %d", i+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, strings.Count(logs.String(), "listen address changed"), logs.String())
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -92,7 +92,6 @@ func (rt *Route) Open(c *Client) (*Session, error) {
 		if err != nil {
 			return nil, err
 		}
-		pl.sessions.Add(1)
 		if pl.retired.Load() {
 			// A reload replaced pl after poolFor found it, and may have closed it
 			// already, seeing no session: route again, in the new registry.
@@ -101,7 +100,7 @@ func (rt *Route) Open(c *Client) (*Session, error) {
 		}
 		pl.Counters.Sessions.Add(1)
 		c.mu.Lock()
-		c.pool = pl.Name
+		c.pool, c.session = pl.Name, pl
 		c.mu.Unlock()
 		c.setState(StateIdle)
 		return &Session{client: c, pool: pl}, nil

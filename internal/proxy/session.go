@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/motorpool/motorpool/pool"
 )
@@ -95,8 +96,10 @@ func (s *Session) Close() { s.pool.sessionEnded(s.client.proxy) }
 
 // sessionEnded counts a session of pl out, and closes pl if a reload retired it and
 // this was its last session. (Proxy.retire closes it if it has none: between the
-// two, a retired pool always closes once, or twice, which Close allows.)
+// two, a retired pool always closes once, or twice, which Close allows.) The time is
+// stored first, so that whoever sees no session sees when the last one ended.
 func (pl *Pool) sessionEnded(p *Proxy) {
+	pl.idleSince.Store(time.Now().UnixNano())
 	if pl.sessions.Add(-1) == 0 && pl.retired.Load() {
 		p.closePool(pl)
 	}
