@@ -18,33 +18,13 @@ var ConsoleCommands = []string{
 }
 
 // Exec implements proxy.Console: it runs one admin console command. Keywords
-// are case-insensitive; a database name may be double-quoted. A NULL value
-// (a value that is absent) is "" in the result's rows.
+// are case-insensitive; a database name may be double-quoted. Column types
+// follow PgBouncer's where it has the column (integer for counts, ports and
+// flags), so that psql aligns numbers and typed clients scan them as numbers;
+// a table without rows has text columns.
 func (a *Admin) Exec(ctx context.Context, user, command string) (*proxy.ConsoleResult, error) {
 	res, _, err := a.exec(ctx, user, command)
 	return res, err
-}
-
-// ExecTyped is Exec, also returning each result column's SQL type, "text",
-// "integer" (32 bits), "bigint" or "numeric", and for each row which of its
-// cells are NULL (nil when none is), for adapters whose protocol has column
-// types and NULLs: internal/pg's console sends them as PgBouncer does, so
-// that psql aligns numbers and typed clients scan them as numbers. Column
-// types follow PgBouncer's where it has the column (integer for counts,
-// ports and flags); a table without rows has text columns.
-//
-// proxy.ConsoleResult has text cells only; once it carries types and NULLs,
-// this folds into Exec.
-func (a *Admin) ExecTyped(ctx context.Context, user, command string) (res *proxy.ConsoleResult, types []string, nulls [][]bool, err error) {
-	res, t, err := a.exec(ctx, user, command)
-	if err != nil || t == nil {
-		return res, nil, nil, err
-	}
-	types = make([]string, len(t.types))
-	for i, k := range t.types {
-		types[i] = k.String()
-	}
-	return res, types, t.nulls, nil
 }
 
 // exec runs a command: a result, and the table it was made of if it has one.
@@ -130,7 +110,11 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 	default:
 		return nil, nil, fmt.Errorf("unknown SHOW %s; the console knows %s", what, strings.Join(ConsoleCommands, ", "))
 	}
-	return &proxy.ConsoleResult{Columns: t.cols, Rows: t.rows, Tag: "SHOW"}, t, nil
+	types := make([]string, len(t.types))
+	for i, k := range t.types {
+		types[i] = k.String()
+	}
+	return &proxy.ConsoleResult{Columns: t.cols, Types: types, Rows: t.rows, Nulls: t.nulls, Tag: "SHOW"}, t, nil
 }
 
 // dbCommand runs PAUSE [db], RESUME [db] and KILL db.
@@ -190,7 +174,7 @@ type table struct {
 
 func newTable(cols ...string) *table { return &table{cols: cols, types: make([]sqlType, len(cols))} }
 
-// sqlType is a column's type, as ExecTyped names it.
+// sqlType is a column's type, as proxy.ConsoleResult names it.
 type sqlType uint8
 
 const (

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestConsoleTypesAndNulls checks ExecTyped: columns typed as PgBouncer's
+// TestConsoleTypesAndNulls checks Exec's column types and NULLs: columns typed as PgBouncer's
 // (integer counts, bigint totals, numeric fractions, text pointers) and NULL
 // where a value is absent, as PgBouncer sends it (SHOW USERS' pool_mode) or
 // for motorpool's own columns; empty where PgBouncer sends an empty string
@@ -61,10 +61,11 @@ func TestConsoleTypesAndNulls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
-			res, types, nulls, err := a.ExecTyped(context.Background(), "app", tt.cmd)
+			res, err := a.Exec(context.Background(), "app", tt.cmd)
 			if err != nil {
 				t.Fatal(err)
 			}
+			types, nulls := res.Types, res.Nulls
 			if len(types) != len(res.Columns) || len(nulls) != len(res.Rows) {
 				t.Fatalf("%d types for %d columns, %d nulls for %d rows", len(types), len(res.Columns), len(nulls), len(res.Rows))
 			}
@@ -86,10 +87,11 @@ func TestConsoleTypesAndNulls(t *testing.T) {
 		})
 	}
 
-	res, types, nulls, err := a.ExecTyped(context.Background(), "app", "SHOW SERVERS")
+	res, err := a.Exec(context.Background(), "app", "SHOW SERVERS")
 	if err != nil {
 		t.Fatal(err)
 	}
+	types, nulls := res.Types, res.Nulls
 	col := func(name string) int { return slices.Index(res.Columns, name) }
 	for _, name := range []string{"ptr", "link"} {
 		if types[col(name)] != "text" {
@@ -111,10 +113,10 @@ func TestConsoleTypesAndNulls(t *testing.T) {
 	// Commands without a table have no types. PAUSE waits for the lease.
 	l.Release()
 	held = false
-	if res, types, nulls, err := a.ExecTyped(context.Background(), "app", "PAUSE shop"); err != nil || res.Tag != "PAUSE" || types != nil || nulls != nil {
-		t.Errorf("PAUSE: %+v %v %v %v", res, types, nulls, err)
+	if res, err := a.Exec(context.Background(), "app", "PAUSE shop"); err != nil || res.Tag != "PAUSE" || res.Types != nil || res.Nulls != nil {
+		t.Errorf("PAUSE: %+v %v", res, err)
 	}
-	if _, _, _, err := a.ExecTyped(context.Background(), "app", "SHOW NOTHING"); err == nil {
+	if _, err := a.Exec(context.Background(), "app", "SHOW NOTHING"); err == nil {
 		t.Error("SHOW NOTHING succeeded")
 	}
 }

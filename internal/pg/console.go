@@ -23,8 +23,7 @@ var consoleParams = map[string]string{
 }
 
 // serveConsole runs an admin console session: simple queries only, each answered by
-// the proxy's Console as a table, with typed columns and NULLs when the Console is a
-// typedConsole.
+// the proxy's Console as a table, with its column types and NULLs.
 func (a *Adapter) serveConsole(ctx context.Context, r *relay, user string, con proxy.Console) error {
 	var out []byte
 	for _, k := range sortedKeys(consoleParams) {
@@ -62,17 +61,8 @@ func (a *Adapter) serveConsole(ctx context.Context, r *relay, user string, con p
 	}
 }
 
-// typedConsole is a proxy.Console whose results also say each column's SQL type and
-// which cells are NULL (the admin package's). proxy.ConsoleResult carries text
-// only; until it carries types, the console asks for them through this.
-type typedConsole interface {
-	// ExecTyped is Exec, also returning each column's type ("text", "integer",
-	// "bigint", "numeric"; nil: all text) and, per row, which cells are NULL
-	// (nil: none).
-	ExecTyped(ctx context.Context, user, command string) (res *proxy.ConsoleResult, types []string, nulls [][]bool, err error)
-}
-
-// consoleTypes are the PostgreSQL types of typedConsole's column types: OID and size.
+// consoleTypes are the PostgreSQL types of a proxy.ConsoleResult's column types: OID
+// and size.
 var consoleTypes = map[string]struct {
 	oid  uint32
 	size int16
@@ -92,15 +82,7 @@ func runConsole(ctx context.Context, con proxy.Console, user, query string) []by
 			continue
 		}
 		ran = true
-		var res *proxy.ConsoleResult
-		var types []string
-		var nulls [][]bool
-		var err error
-		if tc, ok := con.(typedConsole); ok {
-			res, types, nulls, err = tc.ExecTyped(ctx, user, stmt)
-		} else {
-			res, err = con.Exec(ctx, user, stmt)
-		}
+		res, err := con.Exec(ctx, user, stmt)
 		if err != nil {
 			var pe *Error
 			if !errors.As(err, &pe) {
@@ -108,7 +90,7 @@ func runConsole(ctx context.Context, con proxy.Console, user, query string) []by
 			}
 			return appendError(out, pe)
 		}
-		out = appendResult(out, res, types, nulls)
+		out = appendResult(out, res)
 	}
 	if !ran {
 		out = append(out, msgEmptyQueryResponse, 0, 0, 0, 4)
@@ -117,9 +99,10 @@ func runConsole(ctx context.Context, con proxy.Console, user, query string) []by
 }
 
 // appendResult encodes a console result: RowDescription, DataRows and
-// CommandComplete. Columns are text unless types says otherwise (text format
-// either way); a cell is NULL where nulls says so, or where its row is short.
-func appendResult(dst []byte, res *proxy.ConsoleResult, types []string, nulls [][]bool) []byte {
+// CommandComplete. Columns are text unless res.Types says otherwise (text format
+// either way); a cell is NULL where res.Nulls says so, or where its row is short.
+func appendResult(dst []byte, res *proxy.ConsoleResult) []byte {
+	types, nulls := res.Types, res.Nulls
 	if len(res.Columns) > 0 {
 		rd := pgproto3.RowDescription{}
 		for i, c := range res.Columns {

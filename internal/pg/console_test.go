@@ -10,22 +10,18 @@ import (
 	"github.com/motorpool/motorpool/internal/proxy"
 )
 
-// textConsole is a proxy.Console with text results only.
+// textConsole is a proxy.Console that answers every command with res.
 type textConsole struct{ res *proxy.ConsoleResult }
 
 func (c textConsole) Exec(ctx context.Context, user, command string) (*proxy.ConsoleResult, error) {
 	return c.res, nil
 }
 
-// typedFake is a typedConsole.
-type typedFake struct {
-	textConsole
-	types []string
-	nulls [][]bool
-}
-
-func (c typedFake) ExecTyped(ctx context.Context, user, command string) (*proxy.ConsoleResult, []string, [][]bool, error) {
-	return c.res, c.types, c.nulls, nil
+// typed returns res with column types and NULLs.
+func typed(res *proxy.ConsoleResult, types []string, nulls [][]bool) *proxy.ConsoleResult {
+	r := *res
+	r.Types, r.Nulls = types, nulls
+	return &r
 }
 
 // decodeConsole splits runConsole's output into its RowDescription and
@@ -70,11 +66,11 @@ func TestConsoleColumnTypesAndNulls(t *testing.T) {
 	}{
 		{"text console", textConsole{res}, []uint32{25, 25, 25, 25, 25}, []int16{-1, -1, -1, -1, -1},
 			[][]bool{{false, false, false, false, false}, {false, false, false, false, false}}},
-		{"typed console", typedFake{textConsole{res}, []string{"text", "integer", "bigint", "numeric", "text"},
-			[][]bool{{false, false, false, false, true}, {false, false, true, false, false}}},
+		{"typed console", textConsole{typed(res, []string{"text", "integer", "bigint", "numeric", "text"},
+			[][]bool{{false, false, false, false, true}, {false, false, true, false, false}})},
 			[]uint32{25, 23, 20, 1700, 25}, []int16{-1, 4, 8, -1, -1},
 			[][]bool{{false, false, false, false, true}, {false, false, true, false, false}}},
-		{"typed console, no NULLs, unknown type", typedFake{textConsole{res}, []string{"text", "integer", "uuid"}, nil},
+		{"typed console, no NULLs, unknown type", textConsole{typed(res, []string{"text", "integer", "uuid"}, nil)},
 			[]uint32{25, 23, 25, 25, 25}, []int16{-1, 4, -1, -1, -1},
 			[][]bool{{false, false, false, false, false}, {false, false, false, false, false}}},
 	}

@@ -21,8 +21,14 @@ type Console interface {
 // command tag ("SHOW", "PAUSE", …).
 type ConsoleResult struct {
 	Columns []string
-	Rows    [][]string
-	Tag     string
+	// Types is each column's SQL type: "text", "integer" (32 bits), "bigint" or
+	// "numeric"; a column without one (Types nil or short) is text.
+	Types []string
+	// Rows are the values as text; a NULL is "" here and marked in Nulls.
+	Rows [][]string
+	// Nulls says, per row, which cells are NULL; nil (or a nil row) when none is.
+	Nulls [][]bool
+	Tag   string
 }
 
 // SetConsole installs the admin console. Without one, the console databases are
