@@ -111,6 +111,7 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			return err
 		}
 		adapter.SetTLS(nextTLS, next.TLS.Mode == config.TLSRequire)
+		adapter.Reloaded()
 		console.SetToken(string(next.Admin.Token))
 		level.Set(next.Log.Level)
 		logs.SetFormat(next.Log.Format)

@@ -76,6 +76,10 @@ func (a *Adapter) SetTLS(conf *tls.Config, require bool) {
 	a.tls.Store(&clientTLS{conf: conf, require: require})
 }
 
+// Reloaded tells the adapter a new configuration is in force: the connections
+// auth_query keeps, made with the old one's addresses, TLS and settings, are closed.
+func (a *Adapter) Reloaded() { a.authq.reset() }
+
 var _ proxy.Protocol = (*Adapter)(nil)
 
 // Name implements proxy.Protocol.

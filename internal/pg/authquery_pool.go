@@ -92,6 +92,17 @@ func (c *authQueryConns) close() {
 	c.wg.Wait()
 }
 
+// reset closes every pool, after a reload: lookups from now on open connections with
+// the settings in force. Lookups under way close theirs when they end.
+func (c *authQueryConns) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, p := range c.pools {
+		delete(c.pools, k)
+		p.close()
+	}
+}
+
 func (c *authQueryConns) sweepEvery(d time.Duration) {
 	defer c.wg.Done()
 	tick := time.NewTicker(d)

@@ -283,3 +283,18 @@ func TestAuthQueryConnectionsIdleTimeout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, srv.Accepts())
 }
+
+func TestAuthQueryConnectionsClosedByReloaded(t *testing.T) {
+	srv := newLookupServer(t)
+	a := newLookupAdapter(t)
+	_, err := a.LookupSecret(context.Background(), srv.target("pw"), lookupSQL, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, 1, a.authq.idleConns())
+
+	a.Reloaded() // say, the server's address or TLS settings changed
+	srv.awaitOpen(t, 0)
+	assert.Zero(t, a.authq.idleConns())
+	_, err = a.LookupSecret(context.Background(), srv.target("pw"), lookupSQL, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, 2, srv.Accepts(), "the next lookup opens a connection")
+}
