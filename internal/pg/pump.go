@@ -289,6 +289,9 @@ func (sc *ServerConn) route(c *relay, msg []byte, obs *answered) (synth []byte, 
 		if e.sent != 0 { // the client's request, not motorpool's own
 			sc.answered(e.sent, obs)
 		}
+		if sc.tx == txIdle {
+			sc.txBegan = 0 // also after motorpool's own ROLLBACK for a client that left
+		}
 		for n := e.note; n != nil; n = n.next {
 			synth = append(synth, sc.applyNote(c, n)...)
 		}
@@ -318,11 +321,8 @@ func (sc *ServerConn) answered(sent int64, obs *answered) {
 	if obs != nil {
 		obs.queries = append(obs.queries, time.Duration(now-sent))
 	}
-	if sc.tx == txIdle {
-		if obs != nil {
-			obs.transactions = append(obs.transactions, time.Duration(now-sc.txBegan))
-		}
-		sc.txBegan = 0
+	if sc.tx == txIdle && obs != nil {
+		obs.transactions = append(obs.transactions, time.Duration(now-sc.txBegan))
 	}
 }
 

@@ -174,3 +174,31 @@ func TestServerFailures(t *testing.T) {
 		assert.Equal(t, "28P01", errorCode(msgs), "the database refused motorpool itself: %s", types(msgs))
 	})
 }
+
+// TestTransactionTimingEndsWhenTheServerIsIdle: a transaction ended by motorpool's
+// own statement (the ROLLBACK for a client that left inside one) leaves no start
+// time behind, or the next client's first transaction would be timed from it.
+func TestTransactionTimingEndsWhenTheServerIsIdle(t *testing.T) {
+	t.Parallel()
+	sc := &ServerConn{}
+	var obs answered
+	sc.q.push(expectation{kind: expectQuery, sent: nanotime()}) // the leaver's BEGIN
+	route := func(msg []byte) {
+		t.Helper()
+		if _, _, _, err := sc.route(nil, msg, &obs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route([]byte{msgReadyForQuery, 0, 0, 0, 5, 'T'})
+	if sc.txBegan == 0 {
+		t.Fatal("no transaction in progress after BEGIN")
+	}
+	sc.q.push(expectation{kind: expectQuery, drop: true}) // motorpool's ROLLBACK
+	route([]byte{msgReadyForQuery, 0, 0, 0, 5, 'I'})
+	if sc.txBegan != 0 {
+		t.Error("a transaction is still timed after the server reported idle")
+	}
+	if len(obs.transactions) != 0 {
+		t.Errorf("motorpool's own ROLLBACK counted as the client's transaction: %v", obs.transactions)
+	}
+}
