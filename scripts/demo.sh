@@ -229,10 +229,12 @@ main() {
 	bin/motorpool demo -c "$conf" --duration "$duration" || status=$?
 	trap - INT
 	echo
-	if [[ $status != 0 ]]; then
-		say "The demo failed (exit status $status)"
-	elif [[ $interrupted == 1 ]]; then
+	if [[ $interrupted == 1 && ($status == 0 || $status == 130) ]]; then
+		# Ctrl-C: the summary (if the workload had begun) is above; not a failure.
 		say "Ended early. Run it again with: make demo"
+		status=0
+	elif [[ $status != 0 ]]; then
+		say "The demo failed (exit status $status)"
 	else
 		say "Done. Run it again with: make demo"
 	fi

@@ -42,7 +42,7 @@ a summary per service. Ctrl-C ends it early; a second Ctrl-C at once.
 "make demo" (scripts/demo.sh) finds or starts a PostgreSQL and runs all this.
 
 Exit status: 0 when every transaction succeeded, 1 when some failed, 2 when
-the demo could not start.`,
+the demo could not start, 130 when interrupted before the workload began.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd, file, duration)
@@ -74,6 +74,10 @@ service with its own small pool for each simulated service.`,
 	return cmd
 }
 
+// exitInterrupted is demo's exit status when a signal ends it before the
+// workload began, as a shell reports a command ended by SIGINT.
+const exitInterrupted = 130
+
 // demoLogin is who the demo logs in as.
 type demoLogin struct {
 	database       string
@@ -91,7 +95,11 @@ func runDemo(cmd *cobra.Command, file string, duration time.Duration) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := cmd.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -107,6 +115,11 @@ func runDemo(cmd *cobra.Command, file string, duration time.Duration) error {
 	prepCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	err = demo.Prepare(prepCtx, demo.DSN(r.addr, login.user, login.password, login.database, "motorpool-demo-setup"))
 	cancel()
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C (or the console's SHUTDOWN) before the workload began: not a failure of the demo.
+		fmt.Fprintf(stderr, "motorpool demo: interrupted while creating the demo tables; nothing ran\n")
+		return exitError{exitInterrupted}
+	}
 	if err != nil {
 		return fmt.Errorf("create the demo tables in %s through motorpool: %w", login.database, err)
 	}

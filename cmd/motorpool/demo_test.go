@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -60,4 +61,30 @@ func TestDemoMissingConfig(t *testing.T) {
 	_, stderr, code := run(t, "demo", "-c", "testdata/nope.yaml")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "no such file or directory")
+}
+
+// TestDemoInterruptedDuringSetup: a Ctrl-C that arrives while the demo is still
+// creating its tables ends it with a message saying so and status 130, not
+// with a "context canceled" error that reads like a failure.
+func TestDemoInterruptedDuringSetup(t *testing.T) {
+	stdout, stderr, code := run(t, "demo", "config", "--backend", "postgresql://postgres@127.0.0.1:1/motorpool_demo?sslmode=disable",
+		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	require.Equal(t, 0, code, stderr)
+	file := filepath.Join(t.TempDir(), "demo.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(stdout), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if Ctrl-C came at once
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"demo", "-c", file, "--duration", "1s"})
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err := cmd.ExecuteContext(ctx)
+	var exit exitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 130, exit.code)
+	assert.Contains(t, errOut.String(), "motorpool demo: interrupted while creating the demo tables")
+	assert.NotContains(t, errOut.String(), "context canceled")
+	assert.NotContains(t, out.String(), "Summary")
 }
