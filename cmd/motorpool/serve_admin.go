@@ -30,7 +30,7 @@ func startAdmin(cfg *config.Config, px *proxy.Proxy, log *slog.Logger, controls 
 // newAdmin returns the admin console of px, installed with its observer.
 func newAdmin(cfg *config.Config, px *proxy.Proxy, log *slog.Logger, controls admin.Controls) *admin.Admin {
 	adm := admin.New(admin.Options{
-		Proxy: px, Monitor: monitor.New(monitor.Options{}), Version: version,
+		Proxy: px, Monitor: monitor.New(monitor.Options{}), Version: fullVersion(),
 		Controls: controls, Token: string(cfg.Admin.Token), Log: log,
 	})
 	px.SetConsole(adm)
