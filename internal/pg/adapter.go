@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xdg-go/scram"
+
 	"github.com/motorpool/motorpool/internal/proxy"
 )
 
@@ -66,6 +68,7 @@ func New(cfg Config) *Adapter {
 type clientTLS struct {
 	conf    *tls.Config // nil answers SSLRequest with 'N'
 	require bool
+	binding scram.ChannelBinding // of conf's certificate, for SCRAM-SHA-256-PLUS
 }
 
 // SetTLS replaces Config.TLS and Config.RequireTLS for the clients that connect
@@ -73,7 +76,7 @@ type clientTLS struct {
 // conf refuses TLS; with require, it then refuses every client. It is safe to call
 // while the adapter serves (configuration reload).
 func (a *Adapter) SetTLS(conf *tls.Config, require bool) {
-	a.tls.Store(&clientTLS{conf: conf, require: require})
+	a.tls.Store(&clientTLS{conf: conf, require: require, binding: endPointBinding(conf)})
 }
 
 // Reloaded tells the adapter a new configuration is in force: the connections
@@ -171,10 +174,10 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 		}
 		switch {
 		case p.code == codeSSL && !sslDone:
-			if err := a.startTLS(r, ct.conf); err != nil {
+			if err := a.startTLS(r, ct); err != nil {
 				return nil, err
 			}
-			_, encrypted := r.conn.(*tls.Conn)
+			_, encrypted := r.conn.(*tlsClient)
 			sslDone, gssDone = true, gssDone || encrypted
 		case p.code == codeGSSEnc && !gssDone:
 			if _, err := r.conn.Write([]byte{'N'}); err != nil {
@@ -189,7 +192,7 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, encrypted := r.conn.(*tls.Conn); ct.require && !encrypted {
+			if _, encrypted := r.conn.(*tlsClient); ct.require && !encrypted {
 				return nil, Fatalf(CodeInvalidAuthorization, "SSL is required: connect with sslmode=require")
 			}
 			return sp, nil
@@ -197,21 +200,22 @@ func (a *Adapter) negotiate(r *relay) (*startupParams, error) {
 	}
 }
 
-// startTLS answers the client's SSLRequest: 'N' when conf is nil, else 'S' and
+// startTLS answers the client's SSLRequest: 'N' when ct offers no TLS, else 'S' and
 // the handshake.
-func (a *Adapter) startTLS(r *relay, conf *tls.Config) error {
-	if conf == nil {
+func (a *Adapter) startTLS(r *relay, ct *clientTLS) error {
+	if ct.conf == nil {
 		_, err := r.conn.Write([]byte{'N'})
 		return err
 	}
 	if _, err := r.conn.Write([]byte{'S'}); err != nil {
 		return err
 	}
-	tc := tls.Server(r.conn, conf)
+	tc := tls.Server(r.conn, ct.conf)
 	if err := tc.Handshake(); err != nil {
 		return err
 	}
-	r.conn, r.rd.conn = tc, tc
+	c := &tlsClient{Conn: tc, binding: ct.binding}
+	r.conn, r.rd.conn = c, c
 	return nil
 }
 

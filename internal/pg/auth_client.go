@@ -99,16 +99,31 @@ func (r *relay) authSCRAM(ctx context.Context, user string, creds proxy.Credenti
 	if err != nil {
 		return err
 	}
-	conv := srv.NewConversation()
-	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authSASL), "SCRAM-SHA-256\x00\x00"...)))
+	cb := r.channelBinding()
+	mechs := "SCRAM-SHA-256\x00\x00"
+	if cb.IsSupported() {
+		mechs = "SCRAM-SHA-256-PLUS\x00" + mechs // as PostgreSQL over TLS
+	}
+	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authSASL), mechs...)))
 
 	msg, err := r.readAuth(msgPassword)
 	if err != nil {
 		return err
 	}
 	var first pgproto3.SASLInitialResponse
-	if err := first.Decode(msg[headerLen:]); err != nil || first.AuthMechanism != "SCRAM-SHA-256" {
+	if err := first.Decode(msg[headerLen:]); err != nil {
 		return Fatalf(CodeProtocolViolation, "expected SASL response with mechanism SCRAM-SHA-256")
+	}
+	plus := first.AuthMechanism == "SCRAM-SHA-256-PLUS" && cb.IsSupported()
+	if first.AuthMechanism != "SCRAM-SHA-256" && !plus {
+		return Fatalf(CodeProtocolViolation, "client selected an invalid SASL authentication mechanism")
+	}
+	if err := checkBindFlag(first.Data, plus, cb.IsSupported()); err != nil {
+		return err
+	}
+	conv := srv.NewConversation()
+	if plus {
+		conv = srv.NewConversationWithChannelBinding(cb)
 	}
 	serverFirst, err := conv.Step(string(first.Data))
 	if err != nil {
@@ -120,10 +135,40 @@ func (r *relay) authSCRAM(ctx context.Context, user string, creds proxy.Credenti
 		return err
 	}
 	serverFinal, err := conv.Step(string(msg[headerLen:]))
+	if serverFinal == scram.ErrChannelBindingsDontMatch {
+		return Fatalf(CodeInvalidAuthorization, "SCRAM channel binding check failed")
+	}
 	if err != nil || !conv.Valid() || !known {
 		return passwordFailed(user)
 	}
 	r.write(appendMsg(nil, msgAuthentication, append(binary.BigEndian.AppendUint32(nil, authSASLFinal), serverFinal...)))
+	return nil
+}
+
+// checkBindFlag checks the client's gs2 channel-binding flag (data's first byte)
+// against the mechanism it chose, as PostgreSQL does: "p" only with
+// SCRAM-SHA-256-PLUS, which needs it, and "y" (the client thinks the server cannot
+// bind) refused when the server offered binding, since then PLUS was stripped on the
+// way (a downgrade).
+func checkBindFlag(data []byte, plus, offered bool) error {
+	var flag byte
+	if len(data) > 0 {
+		flag = data[0]
+	}
+	switch {
+	case flag == 'p' && !plus:
+		e := Fatalf(CodeProtocolViolation, "malformed SCRAM message")
+		e.Detail = "The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data."
+		return e
+	case flag != 'p' && plus:
+		e := Fatalf(CodeProtocolViolation, "malformed SCRAM message")
+		e.Detail = "The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include channel binding data."
+		return e
+	case flag == 'y' && offered:
+		e := Fatalf(CodeInvalidAuthorization, "SCRAM channel binding negotiation error")
+		e.Detail = "The client supports SCRAM channel binding but thinks the server does not.  However, this server does support channel binding."
+		return e
+	}
 	return nil
 }
 
