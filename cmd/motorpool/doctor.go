@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -34,7 +36,7 @@ Exit status: 0 when every pool is healthy or fair, 1 when one is at warning,
 			}
 			reports, err := (&admin.Client{Base: addr, Token: token}).Pools(ctx)
 			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "motorpool doctor: %v\n", err)
+				fmt.Fprintf(cmd.ErrOrStderr(), "motorpool doctor: %v\n", explainAPIError(addr, err))
 				return exitError{3}
 			}
 			switch admin.WriteDoctor(cmd.OutOrStdout(), reports) {
@@ -49,4 +51,16 @@ Exit status: 0 when every pool is healthy or fair, 1 when one is at warning,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "admin API address (admin.listen)")
 	cmd.Flags().StringVar(&token, "token", "", "admin API bearer token (default $MOTORPOOL_ADMIN_TOKEN)")
 	return cmd
+}
+
+// explainAPIError says, when the admin API at addr could not be asked at all
+// (nothing listens there, or something that does not speak HTTP, such as
+// motorpool's PostgreSQL port), what --addr should be; other errors (an HTTP
+// status from motorpool) are returned as they are.
+func explainAPIError(addr string, err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("cannot ask motorpool's admin API at %s (is motorpool running, and is that its admin.listen, not its listen?): %w", addr, err)
 }

@@ -56,6 +56,7 @@ func runTop(ctx context.Context, out io.Writer, c *admin.Client, addr string, in
 	defer tick.Stop()
 	for {
 		reports, err := c.Pools(ctx)
+		err = explainAPIError(addr, err)
 		if err != nil && once {
 			return err
 		}
@@ -64,7 +65,7 @@ func runTop(ctx context.Context, out io.Writer, c *admin.Client, addr string, in
 			screen.WriteString("\x1b[H\x1b[2J") // home, clear
 		}
 		if err != nil {
-			fmt.Fprintf(&screen, "motorpool top — %s — %v\n", addr, err)
+			fmt.Fprintf(&screen, "motorpool top — %v\n", err)
 		} else {
 			admin.WriteTop(&screen, addr, reports, time.Now(), color)
 		}
