@@ -98,14 +98,17 @@ const (
 	DestroyResize
 	// DestroyClosed: the pool closed.
 	DestroyClosed
+	// DestroyDiscarded: the holder called Lease.Discard: the connection works
+	// but must not be reused (it holds state the next holder must not see).
+	DestroyDiscarded
 )
 
 // NumDestroyReasons is the number of DestroyReason values, for arrays indexed by
 // reason such as Stats.DestroyedBy.
-const NumDestroyReasons = 6
+const NumDestroyReasons = 7
 
-// String returns "idle", "lifetime", "validation", "error", "resize" or
-// "closed", suitable as a metric label.
+// String returns "idle", "lifetime", "validation", "error", "resize",
+// "closed" or "discarded", suitable as a metric label.
 func (r DestroyReason) String() string {
 	switch r {
 	case DestroyIdle:
@@ -120,6 +123,8 @@ func (r DestroyReason) String() string {
 		return "resize"
 	case DestroyClosed:
 		return "closed"
+	case DestroyDiscarded:
+		return "discarded"
 	}
 	return fmt.Sprintf("DestroyReason(%d)", uint8(r))
 }

@@ -91,7 +91,14 @@ func (l Lease[C]) Release() {
 //
 // Destroy after Close has force-closed the connection is valid and does
 // nothing. Destroy panics if the lease already ended.
-func (l Lease[C]) Destroy(err error) {
+func (l Lease[C]) Destroy(err error) { l.destroy(DestroyError, err) }
+
+// Discard is Destroy for a connection that works but must not be reused, such
+// as one holding state the next holder must not see: it is not counted as an
+// error (Stats.ConnectionErrors) but as DestroyDiscarded.
+func (l Lease[C]) Discard(why error) { l.destroy(DestroyDiscarded, why) }
+
+func (l Lease[C]) destroy(reason DestroyReason, err error) {
 	p := l.lock()
 	e := l.e
 	if e.forced {
@@ -101,7 +108,7 @@ func (l Lease[C]) Destroy(err error) {
 	}
 	now := p.clock.now()
 	p.endLeaseLocked(e, now)
-	p.destroyLocked(e, DestroyError, err, now)
+	p.destroyLocked(e, reason, err, now)
 	if p.closed {
 		p.checkDrainedLocked()
 	}

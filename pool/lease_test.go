@@ -167,3 +167,29 @@ func TestCanceledBeforeAcquire(t *testing.T) {
 		}
 	})
 }
+
+// TestDiscardIsNoError: a connection the holder discards (it works, but holds
+// state nobody else may see) is closed like a destroyed one, but not counted as
+// a connection error.
+func TestDiscardIsNoError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBackend()
+		p := newPool(t, b.config())
+		defer closePool(t, p)
+
+		mustAcquire(t, p, "a").Discard(errBroken)
+		mustAcquire(t, p, "b").Destroy(errBroken)
+		st := p.Stats()
+		if st.DestroyedBy[pool.DestroyDiscarded] != 1 || st.DestroyedBy[pool.DestroyError] != 1 {
+			t.Errorf("destroyed by reason %v, want one discarded and one error", st.DestroyedBy)
+		}
+		if st.ConnectionErrors != 1 {
+			t.Errorf("%d connection errors, want 1 (the Destroy)", st.ConnectionErrors)
+		}
+		l := mustAcquire(t, p, "c")
+		l.Discard(nil)
+		if !panics(func() { l.Discard(nil) }) {
+			t.Error("Discard of an ended lease did not panic")
+		}
+	})
+}

@@ -151,7 +151,7 @@ func TestMetricNamesAndLabels(t *testing.T) {
 func checkLabel(t *testing.T, mf *dto.MetricFamily, l *dto.LabelPair) {
 	allowed := map[string][]string{
 		"state":  {"creating", "idle", "active", "validating", "destroying", "waiting"},
-		"reason": {"high_utilization", "slow_acquisition", "high_error_rate", "pool_exhaustion", "lifetime", "idle", "validation", "error", "resize", "closed"},
+		"reason": {"high_utilization", "slow_acquisition", "high_error_rate", "pool_exhaustion", "lifetime", "idle", "validation", "error", "resize", "closed", "discarded"},
 		"pool":   {"shop", "shop/reports"},
 		"mode":   {"transaction", "session", "statement"},
 	}

@@ -215,7 +215,7 @@ func (c *relay) warnDirty(what string) []byte {
 	c.warnedDirty = true
 	b, _ := (&pgproto3.NoticeResponse{
 		Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
-		Message: "motorpool: " + what + " does not survive transaction pooling",
+		Message: "motorpool: " + what + " does not survive " + c.sess.Mode().String() + " pooling",
 		Detail:  "This session state lasts only while this client holds its server connection; the connection is reset before its next use.",
 		Hint:    "Use pool_mode: session for this client (a service matched by its user or application_name can have its own mode).",
 	}).Encode(nil)

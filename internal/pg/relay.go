@@ -627,7 +627,7 @@ func (sc *ServerConn) release(s *proxy.Session, lease proxy.Lease) {
 	sc.mu.Lock()
 	if sc.dirty && s.Pool().ResetQuery == "" {
 		sc.mu.Unlock()
-		s.Destroy(lease, errors.New("session state left behind and no reset_query to clear it"))
+		s.Discard(lease, errors.New("session state left behind and no reset_query to clear it"))
 		return
 	}
 	if sc.cancels > 0 {

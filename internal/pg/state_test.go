@@ -33,6 +33,18 @@ func TestServerConnectionsAreCleanForTheNextClient(t *testing.T) {
 		b := e.connect()
 		assert.Equal(t, "CommandComplete ReadyForQuery(I)", types(b.query("SELECT 1")), "the reset's answers are not relayed")
 	})
+	t.Run("in statement mode the warning names statement pooling", func(t *testing.T) {
+		t.Parallel()
+		e := scripted(t, envOptions{limit: 1, mode: "statement"}, pgtest.Script{
+			pgtest.Login(nil),
+			pgtest.ExpectQuery("CREATE TEMP TABLE t (x int)"), pgtest.Send(&pgproto3.CommandComplete{CommandTag: []byte("CREATE TABLE")}, readyI),
+		})
+		msgs := e.connect().query("CREATE TEMP TABLE t (x int)")
+		n, ok := msgs[1].(*pgproto3.NoticeResponse)
+		if assert.True(t, ok, "a warning: %s", types(msgs)) {
+			assert.Equal(t, "motorpool: a temporary table does not survive statement pooling", n.Message)
+		}
+	})
 	t.Run("in session mode a client that leaves has its connection reset", func(t *testing.T) {
 		t.Parallel()
 		e := scripted(t, envOptions{limit: 1, mode: "session"}, pgtest.Script{

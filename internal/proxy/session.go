@@ -80,6 +80,14 @@ func (s *Session) Destroy(l Lease, cause error) {
 	s.client.setState(StateIdle)
 }
 
+// Discard closes a server connection that works but holds state the next client must
+// not see, with no way to reset it; why says what. It is not counted as an error.
+// Safe to call from any goroutine.
+func (s *Session) Discard(l Lease, why error) {
+	l.l.Discard(why)
+	s.client.setState(StateIdle)
+}
+
 // SetBetweenTransactions tells the proxy whether a client that keeps its server
 // connection between transactions (session mode) is between two now, with nothing
 // asked of the server: a shutdown ends such a client at once, as it ends an idle one.
