@@ -132,6 +132,10 @@ start_private() {
 		chmod 700 "$pg_dir"
 	fi
 
+	# One demo at a time per cluster: a second one would stop the first's
+	# PostgreSQL below as "left running by an interrupted run".
+	exec {lock_fd}>"$pg_dir/demo.lock"
+	flock -n "$lock_fd" || die "another make demo is using the private PostgreSQL in $pg_dir; wait for it to end (or end it with Ctrl-C)"
 	stop_private # left running by an interrupted run
 	if [[ -f $pg_dir/data/PG_VERSION && $(cat "$pg_dir/data/PG_VERSION") != "$version" ]]; then
 		note "the private cluster is from PostgreSQL $(cat "$pg_dir/data/PG_VERSION"); making a new one for $version"
@@ -155,10 +159,11 @@ start_private() {
 	fi
 
 	local try
+	trap stop_private EXIT # also when a Ctrl-C ends the script while it starts
 	for try in 1 2 3; do
 		backend_port=$(free_port 15432)
-		if as_pg "$pgbin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -o "-p $backend_port" -w -t 60 start >/dev/null; then
-			trap stop_private EXIT
+		# {lock_fd}>&-: the server must not hold the lock once the demo ends.
+		if as_pg "$pgbin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -o "-p $backend_port" -w -t 60 start >/dev/null {lock_fd}>&-; then
 			note "started on 127.0.0.1:$backend_port (log: $pg_dir/postgres.log); it stops when the demo ends"
 			backend_user=postgres
 			ensure_database "$backend_port" postgres || die "cannot create database $db; see $pg_dir/postgres.log"
@@ -200,6 +205,13 @@ use_machine_postgres() {
 }
 
 main() {
+	# A Ctrl-C while a step runs (go build, psql, pg_ctl start) may end only
+	# that step's program, or none, when it catches the signal itself; bash
+	# then carries on. This trap ends the script after the step instead,
+	# writing to the original stdout since it may run inside a step's
+	# redirection (pg_ctl ... >/dev/null).
+	exec {out_fd}>&1
+	trap 'printf "\n==> Interrupted before the demo began\n" >&"$out_fd"; exit 130' INT
 	local go=${GO:-go}
 	if ! command -v "$go" >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
 		go=/usr/local/go/bin/go
