@@ -214,7 +214,8 @@ func printIntro(ctx context.Context, w io.Writer, cmd *cobra.Command, cfg *confi
 		}
 	}
 	fmt.Fprintf(w, "\nEvery 5s, per pool: transactions per second, server connections open/limit,\n"+
-		"most clients waiting for a connection at once, and the 95th percentile of that wait.\n")
+		"most clients waiting for a connection at once, and the 95th percentile of that wait\n"+
+		"(- when the pool handed out no connection in those 5s).\n")
 }
 
 // consoleAnswers reports whether the admin console lets l's admin in.
