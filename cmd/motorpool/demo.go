@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/signal"
@@ -89,6 +90,10 @@ func runDemo(cmd *cobra.Command, file string, duration time.Duration) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	cfg, err := loadOrReport(stderr, file)
 	if err != nil {
+		if _, statErr := os.Stat(file); errors.Is(statErr, fs.ErrNotExist) {
+			fmt.Fprintf(stderr, "motorpool demo: %s is missing: \"make demo\" writes one and runs the demo with it; or write one with\n"+
+				"  motorpool demo config --backend postgresql://USER@HOST:PORT/%s > %s\n", file, demo.Database, file)
+		}
 		return err
 	}
 	login, err := findLogin(cfg)

@@ -61,6 +61,9 @@ func TestDemoMissingConfig(t *testing.T) {
 	_, stderr, code := run(t, "demo", "-c", "testdata/nope.yaml")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "no such file or directory")
+	// and says where such a file comes from
+	assert.Contains(t, stderr, `motorpool demo: testdata/nope.yaml is missing: "make demo" writes one`)
+	assert.Contains(t, stderr, "motorpool demo config --backend postgresql://USER@HOST:PORT/motorpool_demo > testdata/nope.yaml")
 }
 
 // TestDemoInterruptedDuringSetup: a Ctrl-C that arrives while the demo is still
