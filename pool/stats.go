@@ -14,6 +14,8 @@ type counters struct {
 	unrecorded  uint64
 	destroyed   [NumDestroyReasons]uint64
 	lifetimeSum time.Duration // ages of destroyed connections
+	// leaseSum and waitSum are the lengths of the leases and waits that ended.
+	leaseSum, waitSum int64
 }
 
 // Stats is a snapshot of a pool. Counters count from New; gauges are the
@@ -40,6 +42,14 @@ type Stats struct {
 	// drops to 0 as soon as the line empties (PgBouncer's maxwait). Its
 	// start may be read up to 10 ms early, as Acquire reads a coarse clock.
 	OldestWait time.Duration
+
+	// ActiveTime and WaitTime are the time integrals of Active and Waiting
+	// since New: the lengths of all leases and of all waits in line, those
+	// under way included. Their growth over an interval, divided by its
+	// length, is the mean number of connections leased and of acquirers
+	// waiting during it, bursts between two snapshots included. They are read
+	// with the coarse clock (10 ms).
+	ActiveTime, WaitTime time.Duration
 
 	// Utilization is Active/Max. It may exceed 1 just after a shrink, as
 	// leases are not interrupted; when Max is 0 it is 1 if anyone holds or
@@ -98,6 +108,15 @@ func (p *Pool[C]) Stats() Stats {
 	s.Waiting = p.waiters.n
 	if w := p.waiters.front(); w != nil {
 		s.OldestWait = since(now, w.start)
+	}
+	s.ActiveTime, s.WaitTime = time.Duration(p.st.leaseSum), time.Duration(p.st.waitSum)
+	for w := p.waiters.front(); w != nil; w = w.next {
+		s.WaitTime += since(now, w.start)
+	}
+	for _, e := range p.conns {
+		if e.state == StateActive && !e.forced {
+			s.ActiveTime += since(now, e.leased)
+		}
 	}
 	st := p.st
 	s.LastDialError = p.dialing.lastErr

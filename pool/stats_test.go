@@ -229,3 +229,48 @@ func TestStatsOldestWait(t *testing.T) {
 		l.Release()
 	})
 }
+
+// TestStatsActiveAndWaitTime: ActiveTime and WaitTime integrate Active and
+// Waiting over time, ended and current leases and waits alike, so that a
+// monitor reading once a second sees a burst between two readings.
+func TestStatsActiveAndWaitTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := newBackend().config()
+		cfg.MaxSize = 1
+		cfg.AcquireTimeout = 10 * time.Second
+		p := newPool(t, cfg)
+		defer closePool(t, p)
+		const coarse = 20 * time.Millisecond // two coarse clock readings
+		near := func(what string, got, want time.Duration) {
+			t.Helper()
+			if got < want-coarse || got > want+coarse {
+				t.Errorf("%s = %v, want %v", what, got, want)
+			}
+		}
+
+		l := mustAcquire(t, p, "")
+		time.Sleep(time.Second)
+		waiter := goAcquire(context.Background(), p, "waiter")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		s := p.Stats()
+		near("ActiveTime, a lease under way", s.ActiveTime, 3*time.Second)
+		near("WaitTime, a wait under way", s.WaitTime, 2*time.Second)
+
+		l.Release() // handed to the waiter, which waited 2 s
+		synctest.Wait()
+		r, ok := ready(waiter)
+		if !ok || r.err != nil {
+			t.Fatalf("waiter: done %v, err %v", ok, r.err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		r.lease.Release()
+		last := goAcquire(context.Background(), p, "") // leased at once, held from now on
+		synctest.Wait()
+		time.Sleep(time.Second)
+		s = p.Stats()
+		near("ActiveTime, three leases", s.ActiveTime, 3*time.Second+500*time.Millisecond+time.Second)
+		near("WaitTime, one wait ended", s.WaitTime, 2*time.Second)
+		(<-last).lease.Release()
+	})
+}

@@ -66,7 +66,7 @@ func (a *Admin) apiSeries(w http.ResponseWriter, r *http.Request) {
 }
 
 func emptySeries() monitor.Series {
-	return monitor.Series{Time: []int64{}, Active: []int32{}, Idle: []int32{}, Waiting: []int32{},
+	return monitor.Series{Time: []int64{}, Active: []float32{}, Idle: []int32{}, Waiting: []float32{},
 		P50: []float64{}, P95: []float64{}, P99: []float64{}, TPS: []float64{}, ErrorRate: []float64{}}
 }
 

@@ -29,6 +29,8 @@ func (s *sim) second(active, waiting int, acquires int, wait time.Duration, time
 	st := &s.r.Stats
 	st.Active, st.Idle, st.Waiting, st.Total = active, st.Max-active, waiting, st.Max
 	st.Utilization = float64(active) / float64(st.Max)
+	st.ActiveTime += time.Duration(active) * time.Second // as busy all second long
+	st.WaitTime += time.Duration(waiting) * time.Second
 	st.Acquired += uint64(acquires)
 	st.AcquireTimeouts += uint64(timeouts)
 	for range acquires {
@@ -242,5 +244,33 @@ func TestErrorRateCountsAFailedDialOnce(t *testing.T) {
 				t.Errorf("%d errors of %d attempts (rate %v), want %d (rate %v)", w.Errors, w.Attempts, w.ErrorRate, tt.errors, tt.rate)
 			}
 		})
+	}
+}
+
+// TestBurstsBetweenReadingsCount: a burst that ends before the sampler reads the
+// pool (a web API's queue filling and draining in 150 ms) is seen through the
+// pool's time integrals: at the readings nobody is busy or waiting, yet the
+// seconds were 90 % busy with 3 clients waiting on average.
+func TestBurstsBetweenReadingsCount(t *testing.T) {
+	m := New(Options{})
+	s := newSim()
+	for range 120 { // the first sample, without an interval, is out of the last minute
+		s.now = s.now.Add(time.Second)
+		st := &s.r.Stats
+		st.Active, st.Idle, st.Waiting, st.Utilization = 0, st.Max, 0, 0 // the gauges, after the burst
+		st.ActiveTime += 1800 * time.Millisecond                         // 2 connections, busy 0.9 s
+		st.WaitTime += 3 * time.Second                                   // e.g. 20 clients for 150 ms
+		m.Observe(info, s.r, s.now)
+	}
+	r, ok := m.Report("shop")
+	if !ok {
+		t.Fatal("no report")
+	}
+	w := r.Windows["1m"]
+	if w.Utilization < 0.89 || w.Utilization > 0.91 || w.Waiting < 2.9 || w.Waiting > 3.1 || w.WaitingMax < 3 {
+		t.Errorf("1m window: utilization %.2f, waiting %.2f (at most %d); want 0.90, 3 and at least 3", w.Utilization, w.Waiting, w.WaitingMax)
+	}
+	if !hasAlert(r.Alerts, HighUtilization) {
+		t.Errorf("no high_utilization alert at 90 %% busy: %+v", r.Alerts)
 	}
 }

@@ -16,9 +16,12 @@ type Sample struct {
 	// Gauges.
 	Active, Idle, Waiting, Total, Max, Creating int32
 	ClientsActive, ClientsWaiting, ClientsIdle  int32
-	Utilization                                 float32
-	Leaked                                      int32
-	MeanAge, OldestLease                        time.Duration
+	// Utilization, ActiveMean and WaitingMean are means over the interval,
+	// from the pool's time integrals, so that bursts between two readings
+	// count; the first sample, without an interval, has the gauges.
+	Utilization, ActiveMean, WaitingMean float32
+	Leaked                               int32
+	MeanAge, OldestLease                 time.Duration
 
 	// Counts during the interval since the previous sample.
 	Interval                        time.Duration
@@ -67,14 +70,22 @@ func newSample(prev *Reading, prevTime time.Time, cur *Reading, now time.Time) S
 		Total: int32(st.Total), Max: int32(st.Max), Creating: int32(st.Creating),
 		ClientsActive: int32(cur.Clients.Active), ClientsWaiting: int32(cur.Clients.Waiting),
 		ClientsIdle: int32(cur.Clients.Idle),
-		Utilization: float32(st.Utilization),
-		Leaked:      int32(cur.Conns.Leaked), MeanAge: cur.Conns.MeanAge, OldestLease: cur.Conns.OldestLease,
+		Utilization: float32(st.Utilization), ActiveMean: float32(st.Active), WaitingMean: float32(st.Waiting),
+		Leaked: int32(cur.Conns.Leaked), MeanAge: cur.Conns.MeanAge, OldestLease: cur.Conns.OldestLease,
 	}
 	if prev == nil {
 		return s
 	}
 	ps, pt, ct := &prev.Stats, &prev.Traffic, &cur.Traffic
 	s.Interval = now.Sub(prevTime)
+	if s.Interval > 0 && st.ActiveTime >= ps.ActiveTime && st.WaitTime >= ps.WaitTime {
+		secs := s.Interval.Seconds()
+		s.ActiveMean = float32((st.ActiveTime - ps.ActiveTime).Seconds() / secs)
+		s.WaitingMean = float32((st.WaitTime - ps.WaitTime).Seconds() / secs)
+		if st.Max > 0 {
+			s.Utilization = s.ActiveMean / float32(st.Max)
+		}
+	}
 	// A pool replaced by a reload starts its counters again: a counter that went
 	// down is counted from zero.
 	d := func(cur, prev uint64) uint32 { return uint32(delta(cur, prev)) }

@@ -6,9 +6,9 @@ import "time"
 // charts (uPlot) take them. Times are Unix seconds; durations milliseconds.
 type Series struct {
 	Time      []int64   `json:"time"`
-	Active    []int32   `json:"active"`
+	Active    []float32 `json:"active"` // mean over each second
 	Idle      []int32   `json:"idle"`
-	Waiting   []int32   `json:"waiting"`
+	Waiting   []float32 `json:"waiting"` // mean over each second
 	P50       []float64 `json:"acquire_p50_ms"`
 	P95       []float64 `json:"acquire_p95_ms"`
 	P99       []float64 `json:"acquire_p99_ms"`
@@ -25,14 +25,14 @@ func (m *Monitor) Series(name string, span time.Duration) (Series, bool) {
 	if ps == nil {
 		return Series{}, false
 	}
-	s := Series{Time: []int64{}, Active: []int32{}, Idle: []int32{}, Waiting: []int32{},
+	s := Series{Time: []int64{}, Active: []float32{}, Idle: []int32{}, Waiting: []float32{},
 		P50: []float64{}, P95: []float64{}, P99: []float64{}, TPS: []float64{}, ErrorRate: []float64{}}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	ps.ring.window(ps.lastTime, span, func(x *Sample) {
 		s.Time = append(s.Time, x.Time.Unix())
-		s.Active = append(s.Active, x.Active)
+		s.Active = append(s.Active, x.ActiveMean)
 		s.Idle = append(s.Idle, x.Idle)
-		s.Waiting = append(s.Waiting, x.Waiting)
+		s.Waiting = append(s.Waiting, x.WaitingMean)
 		s.P50 = append(s.P50, ms(x.P50))
 		s.P95 = append(s.P95, ms(x.P95))
 		s.P99 = append(s.P99, ms(x.P99))

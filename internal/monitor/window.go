@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"math"
 	"time"
 
 	"github.com/motorpool/motorpool/pool"
@@ -70,10 +71,11 @@ func aggregate(r *ring, now time.Time, span time.Duration) Window {
 		w.Samples++
 		util += float64(s.Utilization)
 		w.UtilizationMax = max(w.UtilizationMax, float64(s.Utilization))
-		active += float64(s.Active)
+		active += float64(s.ActiveMean)
 		idle += float64(s.Idle)
-		waiting += float64(s.Waiting)
-		w.WaitingMax = max(w.WaitingMax, int(s.Waiting))
+		waiting += float64(s.WaitingMean)
+		// The gauge, or at least 1 if anyone waited during the second.
+		w.WaitingMax = max(w.WaitingMax, int(s.Waiting), int(math.Ceil(float64(s.WaitingMean))))
 		w.Acquired += uint64(s.Acquired)
 		w.Timeouts += uint64(s.Timeouts)
 		w.Unreachable += uint64(s.Unreachable)
