@@ -59,7 +59,7 @@ func TestCheck(t *testing.T) {
 		{"typo", "testdata/typo.yaml", 2, nil,
 			[]string{`testdata/typo.yaml:3:10: databases.shop.url: unknown parameter "conection_limit" for postgres (did you mean connection_limit?)`}, nil},
 		{"warnings allowed", "testdata/warning.yaml", 0, []string{"[database shop]"},
-			[]string{"warning: testdata/warning.yaml: auth: no users and no auth_query: no client can log in", "valid (1 warning)"}, nil},
+			[]string{"warning: testdata/warning.yaml: auth: no users, no auth_query and no database URL with a user and password: no client can log in", "valid (1 warning)"}, nil},
 		{"missing file", "testdata/nope.yaml", 2, nil, []string{"open testdata/nope.yaml: no such file or directory"}, nil},
 		{"serve proxies PostgreSQL only", "testdata/mysql.yaml", 2, nil, []string{
 			"testdata/mysql.yaml:6:10: databases.orders.url: motorpool serve proxies PostgreSQL only (postgresql:// or postgres://), not mysql\n",

@@ -88,6 +88,17 @@ func validSCRAM(s string) bool {
 	return true
 }
 
+// anyURLLogin reports whether a database URL names a user and password, which
+// clients can log in with when auth.users does not know them.
+func anyURLLogin(s *source) bool {
+	for _, src := range s.databases {
+		if u := src.db.URL; u.User != "" && u.Password != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // validateAuth checks the users' passwords against the auth type.
 func (d *decoder) validateAuth(s *source) {
 	a := s.cfg.Auth
@@ -116,8 +127,8 @@ func (d *decoder) validateAuth(s *source) {
 			d.errorAt(s.authQueryPos, "auth.auth_query.query", "the query must take the user name as $1")
 		}
 	}
-	if len(a.Users) == 0 && a.Query == nil && a.Type != AuthTrust {
-		d.warnAt(Pos{File: d.file}, "auth", "no users and no auth_query: no client can log in")
+	if len(a.Users) == 0 && a.Query == nil && a.Type != AuthTrust && !anyURLLogin(s) {
+		d.warnAt(Pos{File: d.file}, "auth", "no users, no auth_query and no database URL with a user and password: no client can log in")
 	}
 	for _, name := range s.cfg.Admin.Users {
 		if _, ok := s.authPos[name]; !ok && a.Type != AuthTrust {

@@ -19,7 +19,11 @@ func TestWarnings(t *testing.T) {
 		want []string
 	}{
 		{"none", "auth: { users: { app: { password: pw } } }\n" + okDB, nil},
-		{"no users", okDB, []string{"test.yaml: auth: no users and no auth_query: no client can log in"}},
+		{"no users", okDB, []string{"test.yaml: auth: no users, no auth_query and no database URL with a user and password: no client can log in"}},
+		{"no users, URL with a user and password", "databases:\n  db: { url: \"postgresql://app:pw@h/db\" }\n", nil},
+		{"no users, URL with a user but no password", "databases:\n  db: { url: \"postgresql://app@h/db\" }\n",
+			[]string{"test.yaml: auth: no users, no auth_query and no database URL with a user and password: no client can log in"}},
+		{"no users, auth_query", "auth: { auth_query: { user: pgbouncer, password: pw } }\n" + okDB, nil},
 		{"built-in idle not below lifetime", `
 			profile: high-traffic
 			auth: { type: trust }
