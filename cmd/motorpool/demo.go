@@ -199,7 +199,7 @@ func printIntro(ctx context.Context, w io.Writer, cmd *cobra.Command, cfg *confi
 		clients += s.Clients
 	}
 	fmt.Fprintf(w, "motorpool is listening on %s, in front of %s.\n", r.addr, cfg.Database(l.database).URL)
-	fmt.Fprintf(w, "For %v, %d clients of %d simulated services go through it (Ctrl-C ends it early):\n", d, clients, len(services))
+	fmt.Fprintf(w, "For %v, %s of %s go through it (Ctrl-C ends it early):\n", d, plural(clients, "client"), plural(len(services), "simulated service"))
 	for _, s := range services {
 		limit := "its database's pool"
 		if svc := cfg.Service(s.Name); svc != nil {

@@ -96,6 +96,23 @@ func TestCheckPasswordFromEnvironmentIsRedacted(t *testing.T) {
 	assert.Contains(t, stdout, "postgresql://app:xxxxx@127.0.0.1:5432/shop")
 }
 
+func TestPlural(t *testing.T) {
+	tests := []struct {
+		n    int
+		word string
+		want string
+	}{
+		{0, "client", "0 clients"},
+		{1, "client", "1 client"},
+		{2, "simulated service", "2 simulated services"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			assert.Equal(t, tt.want, plural(tt.n, tt.word))
+		})
+	}
+}
+
 func TestVersion(t *testing.T) {
 	stdout, _, code := run(t, "version")
 	assert.Equal(t, 0, code)

@@ -28,8 +28,9 @@ func WriteDoctor(w io.Writer, reports []monitor.Report) monitor.Status {
 		if r.StatusReason != "" {
 			fmt.Fprintf(w, " (%s)", r.StatusReason)
 		}
-		fmt.Fprintf(w, "\n  %d/%d server connections in use (%.1f%%), %d idle, %d clients waiting\n",
-			r.Current.Active, r.Current.Max, r.Current.UtilizationPercentage, r.Current.Idle, r.Current.Waiting)
+		fmt.Fprintf(w, "\n  %d/%s in use (%.1f%%), %d idle, %s waiting\n",
+			r.Current.Active, plural(r.Current.Max, "server connection", "server connections"), r.Current.UtilizationPercentage,
+			r.Current.Idle, plural(r.Current.Waiting, "client", "clients"))
 		for _, f := range r.Diagnosis {
 			fmt.Fprintf(w, "  diagnosis [%s] %s\n", f.Severity, f.Summary)
 			item(w, "evidence", f.Evidence)

@@ -27,7 +27,7 @@ func WriteTop(w io.Writer, addr string, reports []monitor.Report, now time.Time,
 		}
 		return statusColor[s] + text + ansiReset
 	}
-	fmt.Fprintf(w, "motorpool top — %s — %s — %d pools\n\n", addr, now.Format(time.TimeOnly), len(reports))
+	fmt.Fprintf(w, "motorpool top — %s — %s — %s\n\n", addr, now.Format(time.TimeOnly), plural(len(reports), "pool", "pools"))
 	fmt.Fprintf(w, "%-24s %-9s %11s %6s %5s %9s %9s %7s %6s  %s\n",
 		"POOL", "STATUS", "ACT/IDLE/MAX", "UTIL", "WAIT", "ACQ P95", "ACQ P99", "XACT/S", "ERR%", "ALERTS")
 	for _, r := range reports {
@@ -51,12 +51,21 @@ func WriteTop(w io.Writer, addr string, reports []monitor.Report, now time.Time,
 			fmt.Fprintf(w, "  alert     %-17s %s (since %s)\n", a.Type, a.Message, a.FiredAt.Local().Format(time.TimeOnly))
 		}
 		for _, rec := range r.Recommendations {
+			// Implementation names the change, Evidence the measurement behind it.
 			fmt.Fprintf(w, "  recommend %s — %s\n", rec.Implementation, rec.Evidence)
 		}
 		for _, f := range r.Diagnosis {
 			fmt.Fprintf(w, "  diagnosis %s: %s\n", f.Cause, f.Evidence)
 		}
 	}
+}
+
+// plural writes a count with its noun, one or many: "1 pool", "0 pools".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func clip(s string, n int) string {

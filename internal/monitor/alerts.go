@@ -69,7 +69,7 @@ func Conditions(w Window, t Thresholds) []Condition {
 	if w.Timeouts > t.AlertTimeouts {
 		out = append(out, Condition{
 			Type: PoolExhaustion, Level: LevelCritical,
-			Message:        fmt.Sprintf("%d acquire timeouts detected", w.Timeouts),
+			Message:        plural(w.Timeouts, "acquire timeout", "acquire timeouts") + " detected",
 			Recommendation: "Increase pool size or reduce connection hold time",
 			Value:          float64(w.Timeouts), Threshold: float64(t.AlertTimeouts),
 		})

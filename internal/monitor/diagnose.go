@@ -52,7 +52,7 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 		out = append(out, Finding{
 			Cause: DatabaseUnreachable, Severity: "critical",
 			Summary:  "the database cannot be reached or refuses motorpool's connections",
-			Evidence: fmt.Sprintf("%d connection errors, %d acquires failed as unreachable; last error: %s", w.ConnErrors, w.Unreachable, orNone(sy.LastDialError)),
+			Evidence: fmt.Sprintf("%s, %s failed as unreachable; last error: %s", plural(w.ConnErrors, "connection error", "connection errors"), plural(w.Unreachable, "acquire", "acquires"), orNone(sy.LastDialError)),
 			Fix:      "check the database server, the network path and the credentials in the database URL",
 		})
 	}
@@ -61,7 +61,7 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 		out = append(out, Finding{
 			Cause: ConnectionLeak, Severity: "high",
 			Summary:  "server connections are held far longer than transactions last",
-			Evidence: fmt.Sprintf("oldest lease held %s, %d leases reported as leaks", human(sy.Conns.OldestLease), sy.Conns.Leaked+int(w.Leaks)),
+			Evidence: fmt.Sprintf("oldest lease held %s, %s reported as leaked", human(sy.Conns.OldestLease), plural(sy.Conns.Leaked+int(w.Leaks), "lease", "leases")),
 			Fix:      "find the client holding it (SHOW SERVERS, /api/v1/servers) and make sure it ends its transactions; set idle_in_transaction_session_timeout",
 		})
 	}
@@ -87,7 +87,7 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 		out = append(out, Finding{
 			Cause: PoolTooSmall, Severity: "high",
 			Summary:  "the pool is too small for the load: every server connection is busy while clients wait",
-			Evidence: fmt.Sprintf("utilization %s, %.1f clients waiting on average (at most %d), %d acquire timeouts", percent(w.Utilization), w.Waiting, w.WaitingMax, w.Timeouts),
+			Evidence: fmt.Sprintf("utilization %s, %.1f clients waiting on average (at most %d), %s", percent(w.Utilization), w.Waiting, w.WaitingMax, plural(w.Timeouts, "acquire timeout", "acquire timeouts")),
 			Fix:      "raise connection_limit (see the recommendation), or shorten transactions",
 		})
 	}

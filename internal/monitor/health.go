@@ -135,3 +135,11 @@ func above(w Window, l Limits) string {
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
+
+// plural writes a count with its noun, one or many: "1 connection", "0 connections".
+func plural[N int | uint64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

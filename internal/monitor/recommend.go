@@ -36,11 +36,11 @@ func Recommend(w Window, s Settings, lifetime time.Duration, t Thresholds) []Rec
 		out = append(out, Recommendation{
 			Category: "pool_size", Priority: "high",
 			Setting: "connection_limit", Current: fmt.Sprint(s.ConnectionLimit), Suggested: fmt.Sprint(next),
-			Description:    fmt.Sprintf("Increase pool size by %d connections", inc),
+			Description:    "Increase pool size by " + plural(inc, "connection", "connections"),
 			Impact:         "Will reduce connection wait times and improve throughput",
 			Implementation: fmt.Sprintf("Update connection_limit parameter to %d", next),
-			Evidence: fmt.Sprintf("raise connection_limit to %d: utilization %.2f, p95 wait %s, %.1f clients waiting on average",
-				next, w.Utilization, w.AcquireP95, w.Waiting),
+			Evidence: fmt.Sprintf("utilization %.2f, p95 wait %s, %.1f clients waiting on average",
+				w.Utilization, w.AcquireP95, w.Waiting),
 		})
 	}
 	if w.AcquireMean.Std() > t.SlowAcquire && s.PoolTimeout > 0 {

@@ -53,10 +53,50 @@ func TestRecommendNamesTheNewValue(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("got %+v", got)
 	}
-	if want := "raise connection_limit to 26: utilization 0.91, p95 wait 1.8s, 0.0 clients waiting on average"; got[0].Evidence != want {
+	// Evidence is the measurement only: top and doctor show it next to the change.
+	if want := "utilization 0.91, p95 wait 1.8s, 0.0 clients waiting on average"; got[0].Evidence != want {
 		t.Errorf("evidence %q, want %q", got[0].Evidence, want)
 	}
 	if want := "Update connection_limit parameter to 26"; got[0].Implementation != want {
 		t.Errorf("implementation %q", got[0].Implementation)
+	}
+}
+
+func TestMessagesCountOneInTheSingular(t *testing.T) {
+	th := DefaultThresholds()
+	tx := Settings{Mode: "transaction"}
+	evidence := func(w Window, sy Symptoms) string {
+		fs := Diagnose(w, sy, th)
+		if len(fs) == 0 {
+			return ""
+		}
+		return fs[0].Evidence
+	}
+	tests := []struct {
+		name, got, want string
+	}{
+		{"grow by one", Recommend(Window{Samples: 60, Utilization: 1}, Settings{ConnectionLimit: 2}, 0, th)[0].Description,
+			"Increase pool size by 1 connection"},
+		{"grow by three", Recommend(Window{Samples: 60, Utilization: 1}, Settings{ConnectionLimit: 10}, 0, th)[0].Description,
+			"Increase pool size by 3 connections"},
+		{"one timeout", Conditions(Window{Samples: 60, Timeouts: 1}, th)[0].Message, "1 acquire timeout detected"},
+		{"nine timeouts", Conditions(Window{Samples: 60, Timeouts: 9}, th)[0].Message, "9 acquire timeouts detected"},
+		{"one error, one unreachable", evidence(Window{Samples: 60, ConnErrors: 1, Unreachable: 1}, Symptoms{Settings: tx, LastDialError: "refused"}),
+			"1 connection error, 1 acquire failed as unreachable; last error: refused"},
+		{"errors, unreachable", evidence(Window{Samples: 60, ConnErrors: 7, Unreachable: 3}, Symptoms{Settings: tx, LastDialError: "refused"}),
+			"7 connection errors, 3 acquires failed as unreachable; last error: refused"},
+		{"one leak", evidence(Window{Samples: 60, WaitingMax: 1, Leaks: 1}, Symptoms{Settings: tx}),
+			"oldest lease held 0s, 1 lease reported as leaked"},
+		{"no leak yet", evidence(Window{Samples: 60, WaitingMax: 1}, Symptoms{Settings: tx, Conns: ConnSummary{OldestLease: 6 * time.Minute}}),
+			"oldest lease held 6m0s, 0 leases reported as leaked"},
+		{"too small, one timeout", evidence(Window{Samples: 60, Utilization: 1, Waiting: 1, WaitingMax: 1, Timeouts: 1}, Symptoms{Settings: tx}),
+			"utilization 100.0%, 1.0 clients waiting on average (at most 1), 1 acquire timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
 	}
 }
