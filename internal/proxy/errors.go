@@ -29,8 +29,8 @@ type AcquireError struct {
 func (e *AcquireError) Error() string {
 	switch e.Reason {
 	case pool.FailExhausted:
-		return fmt.Sprintf("pool %q exhausted: %d/%d server connections in use and %d clients waiting; waited %v (raise connection_limit or pool_timeout)",
-			e.Pool, e.Active, e.Max, e.Waiting, e.Waited.Round(msRound))
+		return fmt.Sprintf("pool %q exhausted: %d/%d server %s in use and %d %s waiting; waited %v (raise connection_limit or pool_timeout)",
+			e.Pool, e.Active, e.Max, plural(e.Max, "connection", "connections"), e.Waiting, plural(e.Waiting, "client", "clients"), e.Waited.Round(msRound))
 	case pool.FailUnreachable:
 		return fmt.Sprintf("database of pool %q unreachable after %v: %v", e.Pool, e.Waited.Round(msRound), e.Err)
 	case pool.FailClosed:
@@ -46,3 +46,11 @@ func (e *AcquireError) Unreachable() bool { return e.Reason == pool.FailUnreacha
 
 // Closed reports whether the pool was closed.
 func (e *AcquireError) Closed() bool { return e.Reason == pool.FailClosed }
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -185,7 +185,7 @@ func TestPoolWaitTimeoutSaysThePoolIsExhausted(t *testing.T) {
 	}
 	var pgErr *pgconn.PgError
 	errors.As(err, &pgErr)
-	for _, want := range []string{"exhausted", "1/1 server connections in use", "clients waiting", "pool_timeout"} {
+	for _, want := range []string{"exhausted", "1/1 server connection in use", "0 clients waiting", "pool_timeout"} {
 		if !strings.Contains(pgErr.Message, want) {
 			t.Errorf("message %q does not say %q", pgErr.Message, want)
 		}
