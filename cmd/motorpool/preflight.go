@@ -1,13 +1,11 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/motorpool/motorpool/internal/config"
+	"github.com/motorpool/motorpool/internal/proxy"
 )
 
 // preflight returns what would stop serve with a configuration that config
@@ -33,34 +31,11 @@ func preflight(cfg *config.Config) config.Errors {
 			add(pos, path, "motorpool serve proxies PostgreSQL only (postgresql:// or postgres://), not %s", db.URL.Provider)
 			continue
 		}
-		if err := serverTLSFiles(db.URL); err != nil {
+		if err := proxy.CheckServerTLS(db.URL); err != nil {
 			add(pos, path, "%v", err)
 		}
 	}
 	return errs
-}
-
-// serverTLSFiles reads the sslrootcert, sslcert and sslkey files of a URL as
-// the pool will when it starts (see internal/proxy's serverTLS).
-func serverTLSFiles(u config.URL) error {
-	if u.SSLMode == config.SSLDisable {
-		return nil
-	}
-	if root := u.Options["sslrootcert"]; root != "" && root != "system" {
-		pem, err := os.ReadFile(root)
-		if err != nil {
-			return fmt.Errorf("sslrootcert: %w", err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return fmt.Errorf("sslrootcert: no PEM certificate in %s", root)
-		}
-	}
-	if cert, key := u.Options["sslcert"], u.Options["sslkey"]; cert != "" && key != "" {
-		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
-			return fmt.Errorf("sslcert and sslkey: %w", err)
-		}
-	}
-	return nil
 }
 
 // load loads file and runs preflight on it: the configuration check reports

@@ -63,6 +63,14 @@ func serverTLS(u config.URL) (conf *tls.Config, required bool, err error) {
 	return conf, mode != config.SSLAllow && mode != config.SSLPrefer, nil
 }
 
+// CheckServerTLS reports what would stop a pool for u from building its TLS
+// settings when it starts: an sslrootcert, sslcert or sslkey file that cannot be
+// read. It opens no connection.
+func CheckServerTLS(u config.URL) error {
+	_, _, err := serverTLS(u)
+	return err
+}
+
 // readRoots reads the PEM certificates of file.
 func readRoots(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
