@@ -105,11 +105,18 @@ func poolNamed(p *Proxy, name string) *Pool {
 // test ends) and returns the session's pool.
 func routedPool(t *testing.T, p *Proxy, req RouteRequest) *Pool {
 	t.Helper()
+	s := openSession(t, p, req)
+	t.Cleanup(s.Close)
+	return s.Pool()
+}
+
+// openSession routes a new client of p with req and opens its session.
+func openSession(t *testing.T, p *Proxy, req RouteRequest) *Session {
+	t.Helper()
 	c := testClient(t, p)
 	rt, err := c.Route(req)
 	require.NoError(t, err)
 	s, err := rt.Open(c)
 	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return s.Pool()
+	return s
 }

@@ -24,17 +24,6 @@ func (p *refusingProto) Dial(ctx context.Context, t *Target) (Backend, error) {
 	return p.stubProto.Dial(ctx, t)
 }
 
-// openSession routes a new client of p with req and opens its session.
-func openSession(t *testing.T, p *Proxy, req RouteRequest) *Session {
-	t.Helper()
-	c := testClient(t, p)
-	rt, err := c.Route(req)
-	require.NoError(t, err)
-	s, err := rt.Open(c)
-	require.NoError(t, err)
-	return s
-}
-
 const perUserYAML = `
 auth: { type: trust }
 databases:
