@@ -138,8 +138,7 @@ func (a *Adapter) Serve(ctx context.Context, c *proxy.Client) error {
 	w := newWaitCtx(ctx)
 	defer w.stop()
 	r.wait.Store(w)
-	err = r.run(ctx)
-	r.finish()
+	err = r.serve(ctx)
 	if errors.Is(err, errTerminate) || isDisconnect(err) {
 		return nil
 	}

@@ -162,6 +162,16 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// takePanics returns the panics logged so far and forgets them, for tests that cause
+// them on purpose.
+func (l *logRecorder) takePanics() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := strings.Join(l.panic, "\n")
+	l.panic = nil
+	return p
+}
+
 func (l *logRecorder) panics() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -414,8 +414,10 @@ func (r *relay) streamBind(ctx context.Context, h header) error {
 		}
 		return r.refuse(msgBind, err)
 	}
+	g := locked(&sc.mu)
+	defer g.unlock()
 	if r.batchFailed { // skipped, as in handle
-		sc.mu.Unlock()
+		g.unlock()
 		return r.rd.stream(nil, h.size)
 	}
 	// Map the head alone, then give the mapped Bind the length of the whole.
@@ -423,7 +425,7 @@ func (r *relay) streamBind(ctx context.Context, h header) error {
 	if at >= 0 {
 		r.bound(portal, name)
 	}
-	sc.mu.Unlock()
+	g.unlock()
 	if err != nil {
 		return err
 	}

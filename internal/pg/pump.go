@@ -28,9 +28,15 @@ type answered struct {
 }
 
 // pump reads everything the server sends, for the connection's whole life, and relays
-// it to the bound client. It exits when the connection fails or is closed.
+// it to the bound client. It exits when the connection fails or is closed. A panic (a
+// bug) loses the connection, as a failure does, instead of the whole process.
 func (sc *ServerConn) pump() {
 	defer close(sc.done)
+	defer func() {
+		if v := recover(); v != nil {
+			sc.lost(proxy.Recovered(v))
+		}
+	}()
 	p := &pumpState{sc: sc, rd: reader{conn: sc.conn, buf: make([]byte, serverBufSize)}}
 	for {
 		err := p.rd.fill()
@@ -78,6 +84,8 @@ func (p *pumpState) chunk() error {
 	p.out = p.out[:0]
 	copying := false // whether output goes through p.out
 	sc.mu.Lock()
+	g := locked(&sc.mu)
+	defer g.unlock()
 	c := sc.client
 	settle := false
 	for !settle {
@@ -86,9 +94,11 @@ func (p *pumpState) chunk() error {
 			break
 		}
 		msg := p.rd.buf[p.rd.r : p.rd.r+h.size]
+		if testHookServer != nil {
+			testHookServer(msg)
+		}
 		synth, forward, s, err := sc.route(c, msg, &p.obs)
 		if err != nil {
-			sc.mu.Unlock()
 			return err
 		}
 		settle = s
@@ -105,7 +115,7 @@ func (p *pumpState) chunk() error {
 		p.rd.skip(h.size)
 	}
 	gone := c == nil || c.gone
-	sc.mu.Unlock()
+	g.unlock()
 
 	if !gone {
 		n := 0
@@ -141,10 +151,12 @@ func (p *pumpState) streamLarge(h header) error {
 	}
 	msg := p.rd.buf[p.rd.r:p.rd.w] // a prefix of the message
 	sc.mu.Lock()
+	g := locked(&sc.mu)
+	defer g.unlock()
 	c := sc.client
 	synth, forward, _, err := sc.route(c, msg, nil)
 	gone := c == nil || c.gone
-	sc.mu.Unlock()
+	g.unlock()
 	if err != nil {
 		return err
 	}
@@ -355,9 +367,18 @@ func (sc *ServerConn) lost(err error) {
 		return
 	}
 	if tell {
-		c.abort(Fatalf(CodeConnectionFailure, "server connection lost"), err)
+		c.abort(lostError(err), err)
 	}
 	c.sess.Destroy(lease, err)
+}
+
+// lostError is what the client of a lost server connection is told.
+func lostError(err error) *Error {
+	var pe *proxy.PanicError
+	if errors.As(err, &pe) {
+		return Fatalf(CodeInternalError, "internal error in motorpool; the server connection was closed")
+	}
+	return Fatalf(CodeConnectionFailure, "server connection lost")
 }
 
 // unprepare undoes what a request that failed or was skipped would have done: a Parse's

@@ -134,6 +134,26 @@ func (r *relay) run(ctx context.Context) error {
 	}
 }
 
+// serve relays the client's messages until it leaves, then settles its server
+// connection. A panic (a bug) ends the client with an internal error and closes the
+// server connection it holds, whose state is unknown then: its pool replaces it, and
+// no other client is affected.
+func (r *relay) serve(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := proxy.Recovered(v)
+			r.abort(Fatalf(CodeInternalError, "internal error in motorpool"), pe)
+			if sc := r.server.Load(); sc != nil {
+				sc.failFor(r, pe)
+			}
+			err = pe
+		}
+	}()
+	err = r.run(ctx)
+	r.finish()
+	return err
+}
+
 // process handles the complete messages buffered, then sends the batch to the server.
 func (r *relay) process(ctx context.Context) error {
 	var sc *ServerConn // where r.out goes
@@ -218,19 +238,24 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if err != nil {
 		return cur, r.refuse(typ, err)
 	}
+	g := locked(&sc.mu)
+	defer g.unlock()
+	if testHookClient != nil {
+		testHookClient(msg)
+	}
 	if cur != nil && cur != sc {
 		// The batch so far was for a connection released meanwhile: impossible while
 		// it owes responses, so the batch holds only messages without any.
-		sc.mu.Unlock()
+		g.unlock()
 		cur.send(r.out)
 		r.out = r.out[:0]
-		sc.mu.Lock()
+		g.lock()
 	}
 	if r.batchFailed && typ != msgSync {
 		// The server failed this batch before its Sync and skips every message up to
 		// it, answering none: motorpool does the same (none is prepared, closed or
 		// answered here either).
-		sc.mu.Unlock()
+		g.unlock()
 		return sc, nil
 	}
 	if !sc.settings.equal(&r.settings) {
@@ -242,7 +267,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 	if r.mapStmts {
 		done, err := r.mapped(sc, msg)
 		if done || err != nil {
-			sc.mu.Unlock()
+			g.unlock()
 			return sc, err
 		}
 		if typ == msgExecute {
@@ -273,7 +298,7 @@ func (r *relay) handle(ctx context.Context, cur *ServerConn, msg []byte) (*Serve
 		}
 		sc.q.push(e)
 	}
-	sc.mu.Unlock()
+	g.unlock()
 	r.out = append(r.out, msg...)
 	return sc, nil
 }
@@ -350,14 +375,16 @@ func (r *relay) streamLarge(ctx context.Context, h header) error {
 		}
 		return r.refuse(h.typ, err)
 	}
+	g := locked(&sc.mu)
+	defer g.unlock()
 	if r.batchFailed { // skipped, as in handle (a Sync is never this large)
-		sc.mu.Unlock()
+		g.unlock()
 		return r.rd.stream(nil, h.size)
 	}
 	if e.kind != 0 {
 		sc.q.push(e)
 	}
-	sc.mu.Unlock()
+	g.unlock()
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()
 	if len(r.out) > 0 {
@@ -486,8 +513,10 @@ func (r *relay) finish() {
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()
 	sc.mu.Lock()
+	g := locked(&sc.mu)
+	defer g.unlock()
 	if sc.client != r {
-		sc.mu.Unlock()
+		g.unlock()
 		return
 	}
 	r.gone = true
@@ -510,7 +539,7 @@ func (r *relay) finish() {
 		// Still busy: cancel the work and let the pump drain it; whatever state the
 		// session is left in is reset by the next client.
 		sc.dirty = true
-		sc.mu.Unlock()
+		g.unlock()
 		sc.writeLocked(out)
 		r.a.cancelServer(sc, r)
 		return
@@ -523,11 +552,11 @@ func (r *relay) finish() {
 	}
 	if len(out) == 0 {
 		lease := sc.unbindLocked()
-		sc.mu.Unlock()
+		g.unlock()
 		sc.release(r.sess, lease)
 		return
 	}
-	sc.mu.Unlock()
+	g.unlock()
 	sc.writeLocked(out)
 }
 
@@ -643,20 +672,22 @@ func (sc *ServerConn) release(s *proxy.Session, lease proxy.Lease) {
 // nothing owed: it applies the client's pool mode.
 func (sc *ServerConn) settleFromPump() {
 	sc.mu.Lock()
+	g := locked(&sc.mu)
+	defer g.unlock()
 	c := sc.client
 	if c == nil || sc.q.len() > 0 {
-		sc.mu.Unlock()
+		g.unlock()
 		return
 	}
 	if c.gone {
 		if sc.tx != txIdle && !sc.leaverRollback {
-			sc.mu.Unlock()
+			g.unlock()
 			sc.rollBackLeaver(c)
 			return
 		}
 		lease := sc.unbindLocked()
 		clean := sc.tx == txIdle
-		sc.mu.Unlock()
+		g.unlock()
 		if clean {
 			sc.release(c.sess, lease)
 		} else {
@@ -667,17 +698,17 @@ func (sc *ServerConn) settleFromPump() {
 	switch c.sess.Mode().Decide(txState(sc.tx)) {
 	case proxy.Release:
 		lease := sc.unbindLocked()
-		sc.mu.Unlock()
+		g.unlock()
 		sc.release(c.sess, lease)
 		if c.sess.Draining() {
 			c.abort(Fatalf(CodeAdminShutdown, "terminating connection because motorpool is shutting down"), nil)
 		}
 	case proxy.Violation:
-		sc.mu.Unlock()
+		g.unlock()
 		c.abort(Fatalf(CodeFeatureNotSupported, "transaction blocks are not allowed in statement pooling mode"), nil)
 	default:
 		between := c.sess.Mode() == proxy.ModeSession && sc.tx == txIdle
-		sc.mu.Unlock()
+		g.unlock()
 		if between {
 			c.sess.SetBetweenTransactions(true)
 			if c.sess.Draining() {

@@ -304,6 +304,21 @@ func (sc *ServerConn) fail(err error) {
 	sc.conn.Close()
 }
 
+// failFor fails the connection if client r still holds it. It closes the socket under
+// mu, so that the pump cannot hand the connection to another client meanwhile.
+func (sc *ServerConn) failFor(r *relay, err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.client != r {
+		return
+	}
+	if sc.err == nil {
+		sc.err = err
+	}
+	sc.broken.Store(true)
+	sc.conn.Close()
+}
+
 // Validate checks that the connection still answers, for the pool's check of a
 // connection idle for a while: it sends an empty query and waits for its
 // ReadyForQuery. A server host that vanished without closing its sockets (a network

@@ -219,7 +219,12 @@ func (p *Proxy) serve(c *Client) {
 			p.log.Error("client handler panicked", "client", c.ID, "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	if err := p.proto.Serve(p.ctx, c); err != nil {
+	err := p.proto.Serve(p.ctx, c)
+	var pe *PanicError
+	switch {
+	case errors.As(err, &pe):
+		p.log.Error("client handler panicked", "client", c.ID, "panic", pe.Value, "stack", string(pe.Stack))
+	case err != nil:
 		p.log.Debug("client ended", "client", c.ID, "remote", c.Conn.RemoteAddr().String(), "err", err)
 	}
 }
@@ -324,6 +329,11 @@ func (p *Proxy) poolEvent(pl *Pool, e pool.Event) {
 	case pool.EventConnCreated:
 		p.log.Debug("server connection opened", append(attrs, "took", e.Duration)...)
 	case pool.EventConnClosed:
+		var pe *PanicError
+		if errors.As(e.Err, &pe) {
+			p.log.Error("server connection handler panicked", append(attrs, "panic", pe.Value, "stack", string(pe.Stack))...)
+			return
+		}
 		p.log.Debug("server connection closed", append(attrs, "reason", e.Reason.String(), "age", e.Duration, "err", e.Err)...)
 	case pool.EventDialFailed:
 		p.log.Warn("cannot open server connection", append(attrs, "attempt", e.Attempt, "retry_in", e.Duration, "err", e.Err)...)
