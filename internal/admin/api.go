@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/motorpool/motorpool/internal/monitor"
@@ -79,17 +81,34 @@ func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiCommand runs a console command for the HTTP API; {db}, when in the
-// path, is its argument.
+// path, is its argument, taken as it is (spaces and quotes too). An unknown
+// database is 404, any other failure 400.
 func (a *Admin) apiCommand(verb string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		var err error
 		cmd := verb
-		if db := r.PathValue("db"); db != "" {
-			cmd += ` "` + db + `"`
+		switch verb {
+		case "PAUSE", "RESUME", "KILL":
+			var args []string
+			if db := r.PathValue("db"); db != "" {
+				args = []string{db}
+				cmd += " " + quoteName(db)
+			}
+			_, err = a.dbCommand(r.Context(), "http", verb, args)
+		default:
+			_, err = a.control("http", verb)
 		}
-		if _, err := a.Exec(r.Context(), "http", cmd); err != nil {
+		var noDB noDatabaseError
+		switch {
+		case errors.As(err, &noDB):
+			writeError(w, http.StatusNotFound, err.Error())
+		case err != nil:
 			writeError(w, http.StatusBadRequest, err.Error())
-			return
+		default:
+			writeJSON(w, http.StatusOK, map[string]string{"ok": cmd})
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"ok": cmd})
 	}
 }
+
+// quoteName double-quotes a database name as the console reads it back.
+func quoteName(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

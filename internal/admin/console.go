@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,14 +30,14 @@ func (a *Admin) Exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 
 // exec runs a command: a result, and the table it was made of if it has one.
 func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleResult, *table, error) {
-	words := strings.Fields(strings.TrimSpace(command))
+	words, err := commandWords(command)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(words) == 0 {
 		return nil, nil, fmt.Errorf("empty command")
 	}
 	verb, args := strings.ToUpper(words[0]), words[1:]
-	for i := range args {
-		args[i] = strings.Trim(args[i], `"`)
-	}
 	switch verb {
 	case "SHOW":
 		if len(args) != 1 {
@@ -117,6 +118,48 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 	return &proxy.ConsoleResult{Columns: t.cols, Types: types, Rows: t.rows, Nulls: t.nulls, Tag: "SHOW"}, t, nil
 }
 
+// commandWords splits a console command into words at white space. A word in
+// double quotes may hold spaces, and "" in it stands for one ", as in SQL
+// identifiers: PAUSE "my db".
+func commandWords(command string) ([]string, error) {
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(command); i++ {
+		c := command[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(command) && command[i+1] == '"':
+			word.WriteByte('"')
+			i++
+		case c == '"':
+			quoted, inWord = !quoted, true
+		case !quoted && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("a quoted name has no closing \"")
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words, nil
+}
+
+// noDatabaseError is dbCommand's error for a database the configuration does
+// not have (and, for RESUME, that is not paused either): the HTTP API answers
+// it with 404.
+type noDatabaseError struct{ db string }
+
+func (e noDatabaseError) Error() string { return "no such database: " + e.db }
+
 // dbCommand runs PAUSE [db], RESUME [db] and KILL db.
 func (a *Admin) dbCommand(ctx context.Context, user, verb string, args []string) (*proxy.ConsoleResult, error) {
 	if len(args) > 1 || verb == "KILL" && len(args) != 1 {
@@ -125,6 +168,10 @@ func (a *Admin) dbCommand(ctx context.Context, user, verb string, args []string)
 	db := ""
 	if len(args) == 1 {
 		db = args[0]
+	}
+	// A database a reload removed while paused can still be resumed.
+	if db != "" && a.px.Config().Database(db) == nil && !(verb == "RESUME" && slices.Contains(a.px.Paused(), db)) {
+		return nil, noDatabaseError{db}
 	}
 	var err error
 	switch verb {

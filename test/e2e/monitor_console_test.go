@@ -359,7 +359,7 @@ func TestMonitorHTTPCommands(t *testing.T) {
 	if code := post("/api/v1/resume/"+e.DB, monToken); code != http.StatusOK || e.Proxy.IsPaused(e.DB) {
 		t.Errorf("resume: %d", code)
 	}
-	if code := post("/api/v1/kill/nosuchdb", monToken); code != http.StatusBadRequest {
+	if code := post("/api/v1/kill/nosuchdb", monToken); code != http.StatusNotFound {
 		t.Errorf("kill of an unknown database: %d", code)
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/api/v1/pools", "/api/v1/clients", "/api/v1/servers", "/api/v1/series/" + e.DB, "/", "/pools/" + e.DB} {

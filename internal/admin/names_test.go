@@ -1,0 +1,96 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+// oddName is a database name with what a path, a quote and the console's
+// tokenizer could each get wrong.
+const oddName = `my "odd" shop/x?y#z`
+
+// newOddAdmin returns an Admin over a proxy with databases "shop" and oddName.
+func newOddAdmin(t *testing.T, token string) *Admin {
+	t.Helper()
+	a, _ := newTestAdminYAML(t, token, `
+auth: { users: { app: { password: x } } }
+admin: { users: [app] }
+databases:
+  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop" }
+  'my "odd" shop/x?y#z': { url: "postgresql://app:pw@127.0.0.1:1/odd" }
+`)
+	return a
+}
+
+// TestHTTPDatabaseCommands: PAUSE, RESUME and KILL over HTTP take the database
+// name as it is in the path, spaces and quotes included, and answer 404 for a
+// database the configuration does not have.
+func TestHTTPDatabaseCommands(t *testing.T) {
+	a := newOddAdmin(t, "s3cret")
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	post := func(path string) int {
+		req, _ := http.NewRequest("POST", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	odd := url.PathEscape(oddName)
+	steps := []struct {
+		path   string
+		code   int
+		paused bool // oddName's state afterwards
+	}{
+		{"/api/v1/pause/" + odd, 200, true},
+		{"/api/v1/resume/" + odd, 200, false},
+		{"/api/v1/resume/" + odd, 400, false}, // not paused
+		{"/api/v1/kill/" + odd, 200, true},
+		{"/api/v1/resume/" + odd, 200, false},
+		{"/api/v1/pause/nosuchdb", 404, false},
+		{"/api/v1/resume/nosuchdb", 404, false},
+		{"/api/v1/kill/nosuchdb", 404, false},
+		{"/api/v1/kill/my%20", 404, false},
+	}
+	for _, s := range steps {
+		if c := post(s.path); c != s.code {
+			t.Errorf("POST %s: %d, want %d", s.path, c, s.code)
+		}
+		if got := a.px.IsPaused(oddName); got != s.paused {
+			t.Errorf("after POST %s: paused %v, want %v", s.path, got, s.paused)
+		}
+	}
+	if a.px.IsPaused("shop") {
+		t.Error("shop paused by commands for another database")
+	}
+}
+
+// TestConsoleQuotedNames: the console reads a double-quoted database name
+// with spaces, and "" in it as one ".
+func TestConsoleQuotedNames(t *testing.T) {
+	a := newOddAdmin(t, "")
+	ctx := context.Background()
+	if _, err := a.Exec(ctx, "app", `PAUSE "my ""odd"" shop/x?y#z"`); err != nil {
+		t.Fatal(err)
+	}
+	if !a.px.IsPaused(oddName) || a.px.IsPaused("shop") {
+		t.Fatalf("paused: %v", a.px.Paused())
+	}
+	if _, err := a.Exec(ctx, "app", "RESUME\t\"my \"\"odd\"\" shop/x?y#z\" "); err != nil {
+		t.Fatal(err)
+	}
+	if a.px.IsPaused(oddName) {
+		t.Fatalf("still paused: %v", a.px.Paused())
+	}
+	for _, cmd := range []string{`PAUSE "my`, `PAUSE my "odd" shop`, `PAUSE "shop`} {
+		if _, err := a.Exec(ctx, "app", cmd); err == nil {
+			t.Errorf("%s succeeded", cmd)
+		}
+	}
+}
