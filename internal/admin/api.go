@@ -21,14 +21,19 @@ func (a *Admin) Reports() []monitor.Report {
 	return out
 }
 
-// pool finds a pool by name.
+// pool finds a pool by name. A name that is not UTF-8 is also found as the API's
+// JSON writes it, with U+FFFD for its invalid bytes.
 func (a *Admin) pool(name string) *proxy.Pool {
+	var lossy *proxy.Pool
 	for _, p := range a.px.Pools() {
 		if p.Name == name {
 			return p
 		}
+		if lossy == nil && strings.ToValidUTF8(p.Name, "\uFFFD") == name {
+			lossy = p
+		}
 	}
-	return nil
+	return lossy
 }
 
 func (a *Admin) apiPools(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/motorpool/motorpool/internal/monitor"
@@ -61,8 +63,15 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	clients := clientsByPool(c.a.px.Clients())
+	// Two pools with the same labels (user names that differ only in bytes that
+	// are not UTF-8) would fail the whole scrape: the second is left out.
+	seen := make(map[string]bool)
 	for _, p := range c.a.px.Pools() {
-		c.collectPool(ch, p, clients[p.Name])
+		key := strings.Join(labelValues(p), "\x00")
+		if !seen[key] {
+			seen[key] = true
+			c.collectPool(ch, p, clients[p.Name])
+		}
 	}
 }
 

@@ -19,8 +19,15 @@ var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 // configuration.
 var poolLabels = []string{"pool", "database", "user", "service", "mode"}
 
+// labelValues are p's values of poolLabels. A client's user name (the user of a
+// per-user pool) need not be UTF-8, and Prometheus refuses a label value that is
+// not: its invalid bytes read U+FFFD, as in the API's JSON.
 func labelValues(p *proxy.Pool) []string {
-	return []string{p.Name, p.Database, p.User, p.Service, p.Mode.String()}
+	lv := []string{p.Name, p.Database, p.User, p.Service, p.Mode.String()}
+	for i, v := range lv {
+		lv[i] = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	return lv
 }
 
 // Observer implements proxy.Observer: it records transaction and query
