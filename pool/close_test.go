@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -239,4 +240,66 @@ func TestCloseDuringValidationAndReset(t *testing.T) {
 			t.Fatalf("%d connections open", n)
 		}
 	})
+}
+
+// An acquirer whose ctx ends just as a release hands it a connection gives the
+// connection back. If Close's deadline has meanwhile force-closed that
+// connection under it, giving it back must not close it a second time.
+func TestCanceledHandOffDuringForcedClose(t *testing.T) {
+	for round := range 30 { // the acquirer picks its ended ctx half the time
+		var closes atomic.Int32
+		cfg := newBackend().config()
+		cfg.MaxSize = 1
+		cfg.Close = func(*fakeConn) { closes.Add(1) }
+		p := newPool(t, cfg)
+		held := mustAcquire(t, p, "")
+		ctx := &heldCtx[*fakeConn]{Context: context.Background(), p: p,
+			queued: make(chan struct{}), gate: make(chan struct{}), done: make(chan struct{})}
+		waiter := goAcquire(ctx, p, "waiter")
+		<-ctx.queued   // in line, not yet waiting
+		held.Release() // handed to the waiter
+		expired, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = p.Close(expired) // force-closes the handed-over connection
+		close(ctx.done)
+		close(ctx.gate) // the waiter finds a connection and its ctx ended
+		if r := <-waiter; r.err == nil {
+			r.lease.Release()
+		}
+		_ = p.Close(context.Background())
+		s := p.Stats()
+		if n := closes.Load(); n != 1 || s.Total != 0 || s.Released != s.Acquired || s.Destroyed != s.Created {
+			t.Fatalf("round %d: Config.Close called %d times for one connection; stats: total %d, acquired %d released %d, created %d destroyed %d",
+				round, n, s.Total, s.Acquired, s.Released, s.Created, s.Destroyed)
+		}
+	}
+}
+
+// heldCtx is a context that holds its acquirer once it is in line: the first
+// call of Done that finds a waiter in p closes queued and returns only once
+// gate is closed.
+type heldCtx[C any] struct {
+	context.Context
+	p            *pool.Pool[C]
+	held         bool // only the acquirer calls Done
+	queued, gate chan struct{}
+	done         chan struct{}
+}
+
+func (c *heldCtx[C]) Done() <-chan struct{} {
+	if !c.held && c.p.Stats().Waiting > 0 {
+		c.held = true
+		close(c.queued)
+		<-c.gate
+	}
+	return c.done
+}
+
+func (c *heldCtx[C]) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }

@@ -177,7 +177,8 @@ func (p *Pool[C]) recordHandOff(d time.Duration) {
 }
 
 // abandon ends a wait whose ctx ended. A connection that was handed over at
-// the same moment goes back to the pool: ctx wins.
+// the same moment goes back to the pool, unless Close has meanwhile cut the
+// lease short: ctx wins.
 func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 	now := p.clock.read()
 	p.mu.Lock()
@@ -197,8 +198,12 @@ func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 	p.mu.Lock()
 	p.hist.record(since(now, w.began))
 	p.st.unrecorded--
-	p.endLeaseLocked(e, now)
-	p.recycleLocked(e, now, false)
+	if e.forced {
+		p.endForcedLocked(e) // Close cut the lease short and closed the connection
+	} else {
+		p.endLeaseLocked(e, now)
+		p.recycleLocked(e, now, false)
+	}
 	err = p.giveUpLocked(w, FailCanceled, ctx.Err(), now)
 	p.checkDrainedLocked()
 	p.unlock()
