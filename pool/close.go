@@ -52,7 +52,7 @@ func (p *Pool[C]) forceClose() {
 		if e.state == StateActive {
 			e.forced = true
 			p.st.released++
-			p.st.leaseSum += max(now-e.leased, 0)
+			p.st.leaseSum += max(p.st.endedAt(now)-e.leased, 0)
 			p.destroyLocked(e, DestroyClosed, nil, now)
 		}
 	}

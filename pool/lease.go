@@ -134,7 +134,7 @@ func (l Lease[C]) lock() *Pool[C] {
 func (p *Pool[C]) endLeaseLocked(e *entry[C], now int64) {
 	e.gen++
 	p.st.released++
-	p.st.leaseSum += max(now-e.leased, 0)
+	p.st.leaseSum += max(p.st.endedAt(now)-e.leased, 0)
 	if e.leaked {
 		p.leakEndedLocked(e, now)
 	}

@@ -294,7 +294,7 @@ func (p *Pool[C]) putLocked(e *entry[C], now int64) {
 func (p *Pool[C]) handOffLocked(e *entry[C], now int64) {
 	w := p.waiters.front()
 	p.waiters.remove(w)
-	p.st.waitSum += max(now-w.start, 0)
+	p.st.waitSum += max(p.st.endedAt(now)-w.start, 0)
 	p.activateLocked(e, now, w.holder)
 	p.st.unrecorded++
 	w.e = e

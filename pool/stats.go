@@ -16,7 +16,16 @@ type counters struct {
 	lifetimeSum time.Duration // ages of destroyed connections
 	// leaseSum and waitSum are the lengths of the leases and waits that ended.
 	leaseSum, waitSum int64
+	// sampled is the clock reading up to which the latest Stats counted the
+	// leases and waits under way.
+	sampled int64
 }
+
+// endedAt returns when a lease or wait ending at now counts as ended: no
+// earlier than the latest Stats counted it as under way, so that ActiveTime
+// and WaitTime never decrease. (Callers read now before taking the lock, and
+// Stats may have taken it in between with a later reading.)
+func (c *counters) endedAt(now int64) int64 { return max(now, c.sampled) }
 
 // Stats is a snapshot of a pool. Counters count from New; gauges are the
 // current values. Taking one costs a short lock and no allocation, so a
@@ -97,6 +106,8 @@ func (p *Pool[C]) Stats() Stats {
 	var s Stats
 	now := p.clock.read() // before the lock: a waiter queued since is 0 old
 	p.mu.Lock()
+	now = p.st.endedAt(now) // an earlier Stats may have read a later time
+	p.st.sampled = now
 	p.hist.load(&s.AcquireTime) // under the lock, consistent with acquired and unrecorded
 	s.MinSize, s.MaxSize, s.Limit, s.Max = p.minSize, p.maxSize, p.limit, p.maxLocked()
 	s.Total = len(p.conns)

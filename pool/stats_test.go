@@ -274,3 +274,46 @@ func TestStatsActiveAndWaitTime(t *testing.T) {
 		(<-last).lease.Release()
 	})
 }
+
+// TestStatsTimeIntegralsNeverDecrease: a lease or wait that a snapshot counted
+// as under way up to its reading must not then end, in the books, before it.
+// Release and a canceled acquire read the clock before taking the pool's
+// lock, so a Stats taken in between used to see a later time than the one
+// they booked.
+func TestStatsTimeIntegralsNeverDecrease(t *testing.T) {
+	cfg := newBackend().config()
+	cfg.MaxSize = 1 // every acquirer but one waits
+	p := newPool(t, cfg)
+	defer closePool(t, p)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				if i == 0 { // gives up while waiting: waits end in abandon too
+					go cancel()
+				}
+				if l, err := p.Acquire(ctx); err == nil {
+					l.Release()
+				}
+				cancel()
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(stop)
+	prev := p.Stats()
+	for range 100000 {
+		s := p.Stats()
+		if s.ActiveTime < prev.ActiveTime || s.WaitTime < prev.WaitTime {
+			t.Fatalf("ActiveTime %v then %v, WaitTime %v then %v", prev.ActiveTime, s.ActiveTime, prev.WaitTime, s.WaitTime)
+		}
+		prev = s
+	}
+}

@@ -216,7 +216,7 @@ func (p *Pool[C]) abandon(ctx context.Context, w *waiter[C]) (Lease[C], error) {
 func (p *Pool[C]) giveUpLocked(w *waiter[C], reason FailReason, cause error, now int64) *AcquireError {
 	if w.listed {
 		p.waiters.remove(w)
-		p.st.waitSum += max(now-w.start, 0)
+		p.st.waitSum += max(p.st.endedAt(now)-w.start, 0)
 	}
 	err := p.failLocked(reason, cause, w.start, now)
 	switch reason {
