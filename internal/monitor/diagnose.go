@@ -48,11 +48,14 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 		return nil
 	}
 	var out []Finding
-	if w.Unreachable > 0 || (w.ConnErrors > 0 && sy.LastDialError != "") {
+	// Only while the last dial failed: once one succeeds the database is
+	// reachable again, and the window's failures are history (the alerts keep
+	// them).
+	if sy.LastDialError != "" && (w.Unreachable > 0 || w.ConnErrors > 0) {
 		out = append(out, Finding{
 			Cause: DatabaseUnreachable, Severity: "critical",
 			Summary:  "the database cannot be reached or refuses motorpool's connections",
-			Evidence: fmt.Sprintf("%s, %s failed as unreachable; last error: %s", plural(w.ConnErrors, "connection error", "connection errors"), plural(w.Unreachable, "acquire", "acquires"), orNone(sy.LastDialError)),
+			Evidence: fmt.Sprintf("%s, %s failed as unreachable; last error: %s", plural(w.ConnErrors, "connection error", "connection errors"), plural(w.Unreachable, "acquire", "acquires"), sy.LastDialError),
 			Fix:      "check the database server, the network path and the credentials in the database URL",
 		})
 	}
@@ -110,11 +113,4 @@ func severityRank(s string) int {
 		return 1
 	}
 	return 0
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }

@@ -31,6 +31,8 @@ func TestDiagnose(t *testing.T) {
 		{"utilization at warning is not too small", func() Window { w := saturated; w.Utilization = 0.8; return w }(), Symptoms{Settings: tx}, nil},
 		{"unreachable", Window{Samples: 60, Unreachable: 3, ConnErrors: 7, WaitingMax: 4},
 			Symptoms{Settings: tx, LastDialError: "connection refused"}, []Cause{DatabaseUnreachable}},
+		{"reachable again", Window{Samples: 60, Unreachable: 3, ConnErrors: 7, WaitingMax: 4},
+			Symptoms{Settings: tx}, nil},
 		{"unreachable while saturated is not too small", func() Window { w := saturated; w.Unreachable = 1; return w }(),
 			Symptoms{Settings: tx, LastDialError: "x"}, []Cause{DatabaseUnreachable}},
 		{"idle in transaction", func() Window {
