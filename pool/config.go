@@ -72,9 +72,13 @@ type Config[C any] struct {
 
 	// AcquireTimeout is the pool's own bound on how long an acquire waits for
 	// a connection; the caller's ctx may end it sooner. When it passes the
-	// acquire fails with FailExhausted, or FailUnreachable if the pool was
-	// failing to dial. Zero means DefaultAcquireTimeout; negative means only
-	// ctx bounds the wait.
+	// acquire fails with FailExhausted, or FailUnreachable if the last dial
+	// failed and the pool is dialing again. A dial that has neither
+	// succeeded nor failed yet counts as neither: if AcquireTimeout is
+	// shorter than ConnectTimeout, a backend that does not answer at all
+	// makes acquires fail with FailExhausted (Active below Max), so keep it
+	// longer to have them report FailUnreachable. Zero means
+	// DefaultAcquireTimeout; negative means only ctx bounds the wait.
 	AcquireTimeout time.Duration
 
 	// ConnectTimeout bounds each Dial. It also bounds how long an acquire

@@ -19,9 +19,12 @@ var ErrBroken = errors.New("pool: connection broke while idle")
 type FailReason uint8
 
 const (
-	// FailExhausted: every connection the pool may open (Max) stayed leased
-	// until AcquireTimeout passed. The pool is too small for the load, or
-	// leases are held too long.
+	// FailExhausted: AcquireTimeout passed with no connection to hand over
+	// and no dial failing. Usually every connection the pool may open (Max)
+	// stayed leased: the pool is too small for the load, or leases are held
+	// too long. With Active below Max, the rest were being reset, or dialed
+	// by a backend that did not answer within an AcquireTimeout shorter
+	// than ConnectTimeout (see Config.AcquireTimeout).
 	FailExhausted FailReason = iota + 1
 	// FailUnreachable: the pool needed a new connection and every dial failed
 	// for at least ConnectTimeout (or until AcquireTimeout). Err is the last
