@@ -37,12 +37,24 @@ type Condition struct {
 }
 
 // Conditions returns the alert rules that hold for w, in a fixed order.
-func Conditions(w Window, t Thresholds) []Condition {
+func Conditions(w Window, t Thresholds) []Condition { return conditions(w, t, nil) }
+
+// conditions is Conditions where the alerts firing (in the book b, if any)
+// hold until their measure is below the threshold lowered by t.Clear. A
+// condition reports the threshold that fires it.
+func conditions(w Window, t Thresholds, b *AlertBook) []Condition {
 	var out []Condition
 	if w.Samples == 0 {
 		return nil
 	}
-	if w.Utilization > t.AlertUtilization {
+	lt := t.lowered()
+	at := func(typ AlertType) *Thresholds {
+		if b != nil && slices.ContainsFunc(b.firing, func(a Alert) bool { return a.Type == typ }) {
+			return &lt
+		}
+		return &t
+	}
+	if w.Utilization > at(HighUtilization).AlertUtilization {
 		out = append(out, Condition{
 			Type: HighUtilization, Level: LevelWarning,
 			Message:        fmt.Sprintf("Pool utilization at %s", percent(w.Utilization)),
@@ -50,7 +62,7 @@ func Conditions(w Window, t Thresholds) []Condition {
 			Value:          w.Utilization, Threshold: t.AlertUtilization,
 		})
 	}
-	if w.AcquireMean.Std() > t.AlertAcquire {
+	if w.AcquireMean.Std() > at(SlowAcquisition).AlertAcquire {
 		out = append(out, Condition{
 			Type: SlowAcquisition, Level: LevelWarning,
 			Message:        fmt.Sprintf("Average acquire time: %s (p95 %s)", w.AcquireMean, w.AcquireP95),
@@ -58,7 +70,7 @@ func Conditions(w Window, t Thresholds) []Condition {
 			Value:          w.AcquireMean.Std().Seconds(), Threshold: t.AlertAcquire.Seconds(),
 		})
 	}
-	if w.ErrorRate > t.AlertErrorRate {
+	if w.ErrorRate > at(HighErrorRate).AlertErrorRate {
 		out = append(out, Condition{
 			Type: HighErrorRate, Level: LevelCritical,
 			Message:        fmt.Sprintf("Error rate: %.2f%% (%d of %d)", w.ErrorRate*100, w.Errors, w.Attempts),
@@ -66,7 +78,7 @@ func Conditions(w Window, t Thresholds) []Condition {
 			Value:          w.ErrorRate, Threshold: t.AlertErrorRate,
 		})
 	}
-	if w.Timeouts > t.AlertTimeouts {
+	if w.Timeouts > at(PoolExhaustion).AlertTimeouts {
 		out = append(out, Condition{
 			Type: PoolExhaustion, Level: LevelCritical,
 			Message:        plural(w.Timeouts, "acquire timeout", "acquire timeouts") + " detected",

@@ -75,6 +75,31 @@ type Thresholds struct {
 	// LeakAfter: a lease held this long in transaction or statement mode is
 	// taken for a leaked connection by the diagnosis.
 	LeakAfter time.Duration
+
+	// Clear is the hysteresis of alerts and statuses, a fraction of a limit:
+	// a firing alert resolves, and a status improves, only once the measure
+	// that raised it is below Clear × its limit, so that a measure hovering
+	// at a limit does not fire and resolve, or change the status, every
+	// second. Zero or 1 means none.
+	Clear float64
+}
+
+// lowered returns t with every limit a firing alert or a held status must
+// clear multiplied by t.Clear.
+func (t Thresholds) lowered() Thresholds {
+	if t.Clear <= 0 || t.Clear >= 1 {
+		return t
+	}
+	f := t.Clear
+	scale := func(l Limits) Limits {
+		return Limits{ErrorRate: l.ErrorRate * f, Utilization: l.Utilization * f, Acquire: time.Duration(float64(l.Acquire) * f)}
+	}
+	t.Critical, t.Warning, t.Healthy = scale(t.Critical), scale(t.Warning), scale(t.Healthy)
+	t.AlertUtilization *= f
+	t.AlertAcquire = time.Duration(float64(t.AlertAcquire) * f)
+	t.AlertErrorRate *= f
+	t.AlertTimeouts = uint64(float64(t.AlertTimeouts) * f)
+	return t
 }
 
 // DefaultThresholds returns the documented thresholds: critical above 10 %
@@ -83,7 +108,8 @@ type Thresholds struct {
 // 80 %, mean acquire above 1 s, error rate above 5 %, any acquire timeout.
 // Recommendations: 30 % more connections above 80 % utilization, a longer
 // pool_timeout above 3 s mean acquire, max_lifetime 1 h when connections live
-// over 2 h. A lease is taken for a leak after 5 minutes.
+// over 2 h. A lease is taken for a leak after 5 minutes. An alert resolves,
+// and a status improves, once the measure is 10 % below the limit it crossed.
 func DefaultThresholds() Thresholds {
 	return Thresholds{
 		Critical:          Limits{ErrorRate: 0.10, Utilization: 0.95, Acquire: 10 * time.Second},
@@ -99,6 +125,7 @@ func DefaultThresholds() Thresholds {
 		LongLifetime:      2 * time.Hour,
 		SuggestedLifetime: time.Hour,
 		LeakAfter:         5 * time.Minute,
+		Clear:             0.9,
 	}
 }
 
@@ -117,8 +144,31 @@ func Health(w Window, t Thresholds) (Status, string) {
 	if w.ErrorRate < h.ErrorRate && w.Utilization < h.Utilization && w.AcquireMean.Std() < h.Acquire {
 		return Healthy, "every measure within healthy limits"
 	}
-	return Fair, fmt.Sprintf("between healthy and warning: error rate %s, utilization %s, mean acquire %s",
-		percent(w.ErrorRate), percent(w.Utilization), w.AcquireMean)
+	return Fair, "between healthy and warning: " + measures(w)
+}
+
+// judge is Health with hysteresis: a status better than prev, the status
+// of the previous evaluation, is taken only once the measures are below the
+// limits lowered by t.Clear; until then prev holds, but never a status worse
+// than prev.
+func judge(prev Status, w Window, t Thresholds) (Status, string) {
+	st, why := Health(w, t)
+	if st == Unknown || st.Rank() >= prev.Rank() {
+		return st, why
+	}
+	held, _ := Health(w, t.lowered())
+	if held.Rank() > prev.Rank() {
+		held = prev
+	}
+	if held.Rank() <= st.Rank() {
+		return st, why
+	}
+	return held, fmt.Sprintf("%s until every measure is %s below its limit (%s)",
+		held, percent(1-t.Clear), measures(w))
+}
+
+func measures(w Window) string {
+	return fmt.Sprintf("error rate %s, utilization %s, mean acquire %s", percent(w.ErrorRate), percent(w.Utilization), w.AcquireMean)
 }
 
 // above names the first measure of w above l, or returns "".

@@ -101,8 +101,8 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 	ps.last, ps.lastTime, ps.seen = r, now, true
 
 	w := aggregate(&ps.ring, now, m.window)
-	status, reason := Health(w, m.t)
-	f, rs := ps.alerts.Update(Conditions(w, m.t), now)
+	status, reason := judge(ps.judged.status, w, m.t)
+	f, rs := ps.alerts.Update(conditions(w, m.t, &ps.alerts), now)
 	ps.judged = judgment{
 		status: status, reason: reason,
 		recommendations: Recommend(w, r.Settings, lifetimeOf(&r), m.t),
