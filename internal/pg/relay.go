@@ -660,7 +660,7 @@ func (sc *ServerConn) release(s *proxy.Session, lease proxy.Lease) {
 		return
 	}
 	if sc.cancels > 0 {
-		sc.releaseAfterCancel, sc.pendingLease, sc.pendingSess = true, lease, s
+		sc.releaseAfterCancel, sc.pendingLease, sc.pendingSess = true, s.Detach(lease), s
 		sc.mu.Unlock()
 		return
 	}

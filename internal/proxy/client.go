@@ -48,7 +48,11 @@ type Client struct {
 	holder string // label of the client's leases: "client 42 127.0.0.1:5555"
 	over   bool   // accepted beyond max_client_connections: refused at login
 
-	state atomic.Uint32 // ClientState
+	state atomic.Uint32 // StateLogin, then StateIdle once logged in; see State
+	// held and waiting count the server connections the client's session holds and its
+	// acquires under way. Its state is made from them, so that it stays true whichever
+	// goroutine ends a lease (the server's, after the client went on with another).
+	held, waiting atomic.Int32
 	// between is set while a client holding a server connection for its session is
 	// between transactions: a shutdown ends it as it ends an idle client.
 	between atomic.Bool
@@ -68,7 +72,18 @@ func newClient(p *Proxy, id uint64, conn net.Conn) *Client {
 func (c *Client) setState(s ClientState) { c.state.Store(uint32(s)) }
 
 // State returns where the client stands.
-func (c *Client) State() ClientState { return ClientState(c.state.Load()) }
+func (c *Client) State() ClientState {
+	s := ClientState(c.state.Load())
+	switch {
+	case s == StateLogin:
+		return s
+	case c.held.Load() > 0:
+		return StateActive
+	case c.waiting.Load() > 0:
+		return StateWaiting
+	}
+	return StateIdle
+}
 
 // ClientInfo describes a client connection, for listings.
 type ClientInfo struct {

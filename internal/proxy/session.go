@@ -19,7 +19,15 @@ type Session struct {
 // Lease is a client's hold on a server connection, from Acquire to Release or Destroy.
 // The zero Lease holds nothing.
 type Lease struct {
-	l pool.Lease[Backend]
+	l      pool.Lease[Backend]
+	client *Client // counted as holding it; nil once detached
+}
+
+// let counts l out of its client's holdings.
+func (l Lease) let() {
+	if l.client != nil {
+		l.client.held.Add(-1)
+	}
 }
 
 // Backend returns the leased server connection.
@@ -42,15 +50,14 @@ var errUnusable = errors.New("server connection failed while idle")
 // it first waits for RESUME or the end of ctx.
 func (s *Session) Acquire(ctx context.Context) (Lease, error) {
 	c := s.client
-	c.setState(StateWaiting)
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
 	if err := s.waitResumed(ctx); err != nil {
-		c.setState(StateIdle)
 		return Lease{}, err
 	}
 	for {
 		l, err := s.pool.core.AcquireAs(ctx, c.holder)
 		if err != nil {
-			c.setState(StateIdle)
 			var ae *pool.AcquireError
 			if errors.As(err, &ae) {
 				return Lease{}, &AcquireError{Pool: s.pool.Name, AcquireError: *ae}
@@ -61,8 +68,8 @@ func (s *Session) Acquire(ctx context.Context) (Lease, error) {
 			l.Destroy(errUnusable)
 			continue
 		}
-		c.setState(StateActive)
-		return Lease{l: l}, nil
+		c.held.Add(1)
+		return Lease{l: l, client: c}, nil
 	}
 }
 
@@ -70,14 +77,24 @@ func (s *Session) Acquire(ctx context.Context) (Lease, error) {
 // goroutine.
 func (s *Session) Release(l Lease) {
 	l.l.Release()
-	s.client.setState(StateIdle)
+	l.let()
+}
+
+// Detach returns l no longer counted as the client's: the client has let go of the
+// server connection, which stays out of the pool until the adapter ends the returned
+// lease (from any goroutine; the client's state is left alone then). A cancel request
+// in flight for the client's last query holds a connection back so.
+func (s *Session) Detach(l Lease) Lease {
+	l.let()
+	l.client = nil
+	return l
 }
 
 // Destroy closes a server connection that must not be reused (dirty, out of sync or
 // failed); cause says why. Safe to call from any goroutine.
 func (s *Session) Destroy(l Lease, cause error) {
 	l.l.Destroy(cause)
-	s.client.setState(StateIdle)
+	l.let()
 }
 
 // Discard closes a server connection that works but holds state the next client must
@@ -85,7 +102,7 @@ func (s *Session) Destroy(l Lease, cause error) {
 // Safe to call from any goroutine.
 func (s *Session) Discard(l Lease, why error) {
 	l.l.Discard(why)
-	s.client.setState(StateIdle)
+	l.let()
 }
 
 // SetBetweenTransactions tells the proxy whether a client that keeps its server

@@ -34,6 +34,7 @@ type Server struct {
 	notify  chan struct{} // closed and replaced whenever a cancel arrives
 	accepts int
 	closed  bool
+	hold    <-chan struct{} // see HoldCancels
 }
 
 // NewServer starts a server whose connections run handle once their StartupMessage is
@@ -50,6 +51,15 @@ func NewServer(tb testing.TB, handle func(*Conn)) *Server {
 	go s.accept()
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// HoldCancels makes the server keep the connection of each cancel request it records
+// open until release is closed (or the server closes), as a server slow to act on
+// cancels: the sender, which waits for the close, is held up meanwhile.
+func (s *Server) HoldCancels(release <-chan struct{}) {
+	s.mu.Lock()
+	s.hold = release
+	s.mu.Unlock()
 }
 
 // Addr returns the server's host:port.
@@ -152,7 +162,20 @@ func (s *Server) serve(c *Conn) {
 				s.cancels = append(s.cancels, CancelRequest{PID: binary.BigEndian.Uint32(body), Secret: binary.BigEndian.Uint32(body[4:])})
 				close(s.notify)
 				s.notify = make(chan struct{})
+				hold := s.hold
 				s.mu.Unlock()
+				if hold != nil {
+					done := make(chan struct{})
+					go func() {
+						select {
+						case <-hold:
+						case <-done:
+						}
+						c.Close()
+					}()
+					io.Copy(io.Discard, c.Conn) // until released, or closed with the server
+					close(done)
+				}
 			}
 			return
 		}
