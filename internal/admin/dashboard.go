@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/motorpool/motorpool/internal/monitor"
@@ -29,6 +30,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"trend": func(t monitor.Trend) string {
 		return map[monitor.Trend]string{monitor.Rising: "↑ rising", monitor.Falling: "↓ falling"}[t] + map[bool]string{true: "→ stable"}[t == monitor.Stable]
 	},
+	// poolPath is a pool name as one path segment of a link: "/", "?", "#",
+	// "%" and bytes that are not UTF-8 are percent-encoded, and the router
+	// decodes them back.
+	"poolPath": url.PathEscape,
 }).ParseFS(web.FS, "templates/*.html"))
 
 // page is what every page template gets.

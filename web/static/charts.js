@@ -1,6 +1,7 @@
 // Live charts of one pool: polls /api/v1/series/{pool} every 2 s and redraws
-// four uPlot charts. window.motorpoolCharts reports what was drawn (tests and
-// curious people read it).
+// four uPlot charts. The pool's name comes percent-encoded as data-path (a name
+// may hold "/", "?", "#" or bytes that are not UTF-8). window.motorpoolCharts
+// reports what was drawn (tests and curious people read it).
 (function () {
   "use strict";
   var root = document.getElementById("charts");
@@ -55,7 +56,7 @@
   }
 
   function poll() {
-    fetch("/api/v1/series/" + encodeURI(pool) + "?span=300")
+    fetch("/api/v1/series/" + root.dataset.path + "?span=300")
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(update)
       .catch(function (e) { state.error = String(e); });

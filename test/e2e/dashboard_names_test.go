@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/motorpool/motorpool/internal/admin"
+	"github.com/motorpool/motorpool/internal/config"
+	"github.com/motorpool/motorpool/internal/monitor"
+	"github.com/motorpool/motorpool/internal/pg"
+	"github.com/motorpool/motorpool/internal/proxy"
+	"github.com/motorpool/motorpool/internal/testenv"
+)
+
+// dashEnv is an in-process motorpool with its admin HTTP server and sampler,
+// for the dashboard tests.
+type dashEnv struct {
+	Addr  string // the proxy
+	HTTP  string // the admin server, http://host:port
+	Proxy *proxy.Proxy
+	Admin *admin.Admin
+}
+
+// startDashboard runs motorpool configured by yaml (without listen and admin,
+// which it adds); t.Cleanup stops it.
+func startDashboard(t *testing.T, yaml string) *dashEnv {
+	t.Helper()
+	text := "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\n" + yaml
+	cfg, err := config.Parse("dashboard.yaml", []byte(text), nil)
+	if err != nil {
+		t.Fatalf("config:\n%s\n%v", text, err)
+	}
+	px, err := proxy.New(cfg, pg.New(pg.Config{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := admin.New(admin.Options{Proxy: px, Monitor: monitor.New(monitor.Options{Window: 20 * time.Second}), Version: "e2e"})
+	px.SetConsole(a)
+	px.SetObserver(a.Observer())
+	hs, err := admin.Listen("127.0.0.1:0", a.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Run(ctx) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- px.Serve(ln) }()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		hs.Shutdown(sctx)
+		px.Close()
+		<-served
+	})
+	return &dashEnv{Addr: ln.Addr().String(), HTTP: "http://" + hs.Addr(), Proxy: px, Admin: a}
+}
+
+// pgURL is a URL of database db on the PostgreSQL p, logged in as scram_user.
+func pgURL(p *testenv.PG, db string) string {
+	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(p.Host, strconv.Itoa(p.Port)), Path: "/" + db,
+		User: url.UserPassword(testenv.ScramUser, testenv.ScramPassword), RawQuery: "sslmode=disable&connection_limit=2"}
+	return u.String()
+}
+
+// browser starts a headless Chromium of the given window size; the returned
+// context drives its first tab.
+func browser(t *testing.T, ctx context.Context, width, height int) context.Context {
+	t.Helper()
+	testenv.Require(t, "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(testenv.Bin(t, "chromium")),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	return bctx
+}
+
+// trapScript counts, in window.__xss, whatever markup injected through a name
+// runs; and counts htmx's swaps and failed requests.
+const trapScript = `
+window.__swaps = 0; window.__htmxErrors = [];
+document.body.addEventListener('htmx:afterSwap', function () { window.__swaps++; });
+document.body.addEventListener('htmx:responseError', function (e) { window.__htmxErrors.push(e.detail.pathInfo.requestPath + ' ' + e.detail.xhr.status); });
+document.body.addEventListener('htmx:sendError', function (e) { window.__htmxErrors.push('send ' + e.detail.pathInfo.requestPath); });
+true`
+
+// oddPoolName is a database name with markup, quotes, and each character
+// that means something in a URL path.
+const oddPoolName = `../a/b?c#d%2f<img src=x onerror=window.__xss=1>"' x`
+
+// TestDashboardOddNames: a pool whose name holds markup, quotes, "/", "?",
+// "#", "%" and ".." is shown as its name, never run; its card links to its
+// page, which draws its charts and refreshes its panels.
+func TestDashboardOddNames(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	e := startDashboard(t, fmt.Sprintf(`auth: { users: { %s: { password: %q } } }
+databases:
+  %q: { url: %q }
+`, appUser, appPassword, oddPoolName, pgURL(p, db)))
+	conn := connect(t, dsn(e.Addr, appUser, appPassword, oddPoolName, ""))
+	if n := queryInt(t, conn, "SELECT 1"); n != 1 {
+		t.Fatal("a query through the odd pool")
+	}
+
+	bctx := browser(t, ctx, 1400, 1000)
+	run := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
+	names, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('a.card .pool-name')].map(e => e.textContent)`))
+	run("card names", err)
+	if len(names) != 1 || names[0] != oddPoolName {
+		t.Errorf("the overview shows %q, want the name as it is: %q", names, oddPoolName)
+	}
+	href, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('a.card').href`))
+	run("the card's link", err)
+	run("follow the card's link", chromedp.Do(bctx, chromedp.Navigate(href)))
+	title, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('#summary h1') || document.body).firstChild.textContent.trim()`))
+	run("the pool's heading", err)
+	if title != oddPoolName {
+		t.Fatalf("the card's link %s leads to a page saying %q, want the page of %q", href, title, oddPoolName)
+	}
+	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](trapScript))
+	run("trap htmx events", err)
+	_, err = chromedp.Run(bctx, chromedp.Poll[bool](
+		`window.motorpoolCharts && window.motorpoolCharts.updates >= 2 && window.__swaps >= 2 || window.__htmxErrors.length > 0`,
+		chromedp.WithPollingTimeout(time.Minute)))
+	run("wait for charts and panels to refresh", err)
+	state, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]any](
+		`({updates: window.motorpoolCharts.updates, error: window.motorpoolCharts.error || '', htmx: window.__htmxErrors, xss: window.__xss || 0})`))
+	run("read the page's state", err)
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	run("screenshot", err)
+	save(t, "motorpool-odd-name.png", shot)
+	if errs, _ := state["htmx"].([]any); len(errs) > 0 || state["error"] != "" {
+		t.Errorf("refreshing the page failed: htmx %v, charts %v", errs, state["error"])
+	}
+	if state["xss"] != float64(0) {
+		t.Errorf("markup in the pool's name ran")
+	}
+	if s := strings.TrimSpace(fmt.Sprint(state["updates"])); s == "0" {
+		t.Errorf("the charts never drew")
+	}
+}
