@@ -241,3 +241,19 @@ func TestLargeBindIsMappedWhateverTheReadsSplit(t *testing.T) {
 	assert.Equal(t, "mp_1", bound[0].PreparedStatement)
 	assert.Equal(t, [][]byte{param}, bound[0].Parameters)
 }
+
+// TestWaitForASlowDialIsNotCalledExhausted: a client that gives up while the pool's
+// server connection is still being opened (pool_timeout shorter than the server's
+// login) is told so, not that the pool is exhausted and should be made larger.
+func TestWaitForASlowDialIsNotCalledExhausted(t *testing.T) {
+	t.Parallel()
+	e := scripted(t, envOptions{limit: 2, poolTimeout: "200ms", database: "    connect_timeout: 5s\n"},
+		pgtest.Script{pgtest.WaitClose()}, // accepts, never answers the login
+		pgtest.Script{pgtest.WaitClose()})
+	_, msgs, err := e.tryConnect() // the login waits for a server connection
+	require.Error(t, err)
+	require.Equal(t, "53300", errorCode(msgs), "got %s", types(msgs))
+	msg := lastError(msgs).Message
+	assert.Contains(t, msg, "0/2 in use and the others still being opened")
+	assert.NotContains(t, msg, "raise connection_limit")
+}

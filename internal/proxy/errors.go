@@ -29,6 +29,11 @@ type AcquireError struct {
 func (e *AcquireError) Error() string {
 	switch e.Reason {
 	case pool.FailExhausted:
+		if e.Active < e.Max {
+			// Not all of the pool was in use: the rest was still being opened.
+			return fmt.Sprintf("pool %q: no server connection within %v: %d/%d in use and the others still being opened or checked (the database is slow to accept connections, or pool_timeout is shorter than connect_timeout)",
+				e.Pool, e.Waited.Round(msRound), e.Active, e.Max)
+		}
 		return fmt.Sprintf("pool %q exhausted: %d/%d server %s in use and %d %s waiting; waited %v (raise connection_limit or pool_timeout)",
 			e.Pool, e.Active, e.Max, plural(e.Max, "connection", "connections"), e.Waiting, plural(e.Waiting, "client", "clients"), e.Waited.Round(msRound))
 	case pool.FailUnreachable:
