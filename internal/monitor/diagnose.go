@@ -17,6 +17,7 @@ const (
 	DatabaseSlow        Cause = "database_slow"
 	ConnectionLeak      Cause = "connection_leak"
 	IdleInTransaction   Cause = "idle_in_transaction"
+	IdleSessions        Cause = "idle_sessions"
 )
 
 // Finding is one cause the diagnosis found, with what shows it and what to do.
@@ -77,6 +78,17 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 			Fix:      "commit sooner, do no other work inside transactions, and set idle_in_transaction_session_timeout",
 		})
 	}
+	// In session mode a client holds its server connection from login to
+	// logout: clients that connect and sit idle take connections no query
+	// uses, and the pool looks full without being busy.
+	if !transactional && w.Utilization > t.Warning.Utilization && w.LeaseTime > 0 && w.TxTime < w.LeaseTime/2 {
+		out = append(out, Finding{
+			Cause: IdleSessions, Severity: "high",
+			Summary:  "session-mode clients hold server connections while running nothing",
+			Evidence: fmt.Sprintf("server connections were held outside any transaction %s of the time (held %s, in transactions %s)", percent(1-float64(w.TxTime)/float64(w.LeaseTime)), w.LeaseTime, w.TxTime),
+			Fix:      "use pool_mode: transaction, so that a client holds a server connection only during its transactions; or have clients disconnect when idle; or raise connection_limit to the number of clients connected at once",
+		})
+	}
 	if b := sy.Baseline; w.Queries > 0 && b.Queries > w.Queries && b.Samples >= 5*w.Samples &&
 		w.QueryMean.Std() >= 2*b.QueryMean.Std() && w.QueryMean.Std() >= 10*time.Millisecond {
 		out = append(out, Finding{
@@ -86,7 +98,7 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 			Fix:      "look at the database: pg_stat_activity, locks, slow query log; adding connections will not help a saturated database",
 		})
 	}
-	if w.Utilization > t.Warning.Utilization && !slices.ContainsFunc(out, func(f Finding) bool { return f.Cause == DatabaseUnreachable }) {
+	if w.Utilization > t.Warning.Utilization && !slices.ContainsFunc(out, func(f Finding) bool { return f.Cause == DatabaseUnreachable || f.Cause == IdleSessions }) {
 		out = append(out, Finding{
 			Cause: PoolTooSmall, Severity: "high",
 			Summary:  "the pool is too small for the load: every server connection is busy while clients wait",

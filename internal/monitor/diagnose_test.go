@@ -45,6 +45,18 @@ func TestDiagnose(t *testing.T) {
 			w.QueryTime = Duration(10 * time.Second)
 			return w
 		}(), Symptoms{Settings: Settings{Mode: "session"}}, []Cause{PoolTooSmall}},
+		{"idle sessions hold the connections", func() Window {
+			w := saturated
+			w.LeaseTime = Duration(120 * time.Second) // 2 connections all minute
+			w.Transactions, w.TxTime, w.Queries, w.QueryTime = 2, Duration(time.Millisecond), 2, Duration(time.Millisecond)
+			return w
+		}(), Symptoms{Settings: Settings{Mode: "session"}}, []Cause{IdleSessions}},
+		{"busy sessions", func() Window {
+			w := saturated
+			w.LeaseTime = Duration(120 * time.Second)
+			w.TxTime = Duration(100 * time.Second)
+			return w
+		}(), Symptoms{Settings: Settings{Mode: "session"}}, []Cause{PoolTooSmall}},
 		{"leak by age", Window{Samples: 60, WaitingMax: 1}, Symptoms{Settings: tx, Conns: ConnSummary{OldestLease: 5*time.Minute + time.Second}}, []Cause{ConnectionLeak}},
 		{"lease at leak age", Window{Samples: 60, WaitingMax: 1}, Symptoms{Settings: tx, Conns: ConnSummary{OldestLease: 5 * time.Minute}}, nil},
 		{"leak reported by the pool", Window{Samples: 60, WaitingMax: 1, Leaks: 1}, Symptoms{Settings: Settings{Mode: "session"}}, []Cause{ConnectionLeak}},

@@ -53,6 +53,9 @@ type Window struct {
 	TxMean       Duration `json:"transaction_mean_seconds"` // how long a lease was held
 	QueryMean    Duration `json:"query_mean_seconds"`
 	TxTime       Duration `json:"transaction_time_seconds"` // total
+	// LeaseTime is how long server connections were leased to clients, in
+	// total: TxTime in transaction mode, whole sessions in session mode.
+	LeaseTime Duration `json:"lease_time_seconds"`
 	QueryTime    Duration `json:"query_time_seconds"`       // total
 	BytesInRate  float64  `json:"bytes_in_per_second"`
 	BytesOutRate float64  `json:"bytes_out_per_second"`
@@ -64,7 +67,7 @@ type Window struct {
 func aggregate(r *ring, now time.Time, span time.Duration) Window {
 	w := Window{Span: Duration(span)}
 	var util, active, idle, waiting float64
-	var interval, waitSum, txTime, queryTime, lifetime time.Duration
+	var interval, waitSum, txTime, queryTime, lifetime, lease time.Duration
 	var bytesIn, bytesOut uint64
 	var hist pool.Histogram
 	r.window(now, span, func(s *Sample) {
@@ -89,6 +92,7 @@ func aggregate(r *ring, now time.Time, span time.Duration) Window {
 		w.Transactions += uint64(s.Transactions)
 		w.Queries += uint64(s.Queries)
 		interval += s.Interval
+		lease += time.Duration(float64(s.ActiveMean) * float64(s.Interval))
 		waitSum += s.WaitSum
 		txTime += s.TxTime
 		queryTime += s.QueryTime
@@ -111,7 +115,7 @@ func aggregate(r *ring, now time.Time, span time.Duration) Window {
 	w.AcquireP50 = Duration(hist.Quantile(0.50))
 	w.AcquireP95 = Duration(hist.Quantile(0.95))
 	w.AcquireP99 = Duration(hist.Quantile(0.99))
-	w.TxTime, w.QueryTime = Duration(txTime), Duration(queryTime)
+	w.TxTime, w.QueryTime, w.LeaseTime = Duration(txTime), Duration(queryTime), Duration(lease)
 	if w.Transactions > 0 {
 		w.TxMean = Duration(txTime / time.Duration(w.Transactions))
 	}
