@@ -55,8 +55,8 @@ type Window struct {
 	TxTime       Duration `json:"transaction_time_seconds"` // total
 	// LeaseTime is how long server connections were leased to clients, in
 	// total: TxTime in transaction mode, whole sessions in session mode.
-	LeaseTime Duration `json:"lease_time_seconds"`
-	QueryTime    Duration `json:"query_time_seconds"`       // total
+	LeaseTime    Duration `json:"lease_time_seconds"`
+	QueryTime    Duration `json:"query_time_seconds"` // total
 	BytesInRate  float64  `json:"bytes_in_per_second"`
 	BytesOutRate float64  `json:"bytes_out_per_second"`
 	// MeanLifetime is the mean age of the connections closed in the window.
