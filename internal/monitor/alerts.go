@@ -73,7 +73,9 @@ func conditions(w Window, t Thresholds, b *AlertBook) []Condition {
 	if w.ErrorRate > at(HighErrorRate).AlertErrorRate {
 		out = append(out, Condition{
 			Type: HighErrorRate, Level: LevelCritical,
-			Message:        fmt.Sprintf("Error rate: %.2f%% (%d of %d)", w.ErrorRate*100, w.Errors, w.Attempts),
+			// Not "6 of 5": failed dials can outnumber acquires while the database is down.
+			Message: fmt.Sprintf("Error rate: %.2f%% (%s, %s)", w.ErrorRate*100,
+				plural(w.Errors, "error", "errors"), plural(w.Attempts, "acquire attempt", "acquire attempts")),
 			Recommendation: "Investigate connection failures and database health",
 			Value:          w.ErrorRate, Threshold: t.AlertErrorRate,
 		})

@@ -109,3 +109,12 @@ func TestAlertBookFiresAndResolves(t *testing.T) {
 		t.Fatalf("history holds %d, want %d", n, maxResolved)
 	}
 }
+
+// TestErrorRateMessage: while the database refuses connections, failed dials
+// outnumber acquire attempts; the message counts each, not "6 of 5".
+func TestErrorRateMessage(t *testing.T) {
+	cs := Conditions(Window{Samples: 10, Errors: 6, Attempts: 5, ErrorRate: 1}, DefaultThresholds())
+	if len(cs) != 1 || cs[0].Message != "Error rate: 100.00% (6 errors, 5 acquire attempts)" {
+		t.Errorf("conditions %+v", cs)
+	}
+}
