@@ -3,6 +3,7 @@ package monitor
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,8 @@ type Symptoms struct {
 	Conns    ConnSummary
 	// LastDialError is the last failed dial's error, "" once a dial succeeds.
 	LastDialError string
+	// LastDialCode is its SQLSTATE when the database refused the connection, else "".
+	LastDialCode string
 }
 
 // Diagnose explains why clients of a pool wait, from its recent window w. It
@@ -57,7 +60,7 @@ func Diagnose(w Window, sy Symptoms, t Thresholds) []Finding {
 			Cause: DatabaseUnreachable, Severity: "critical",
 			Summary:  "the database cannot be reached or refuses motorpool's connections",
 			Evidence: fmt.Sprintf("%s, %s failed as unreachable; last error: %s", plural(w.ConnErrors, "connection error", "connection errors"), plural(w.Unreachable, "acquire", "acquires"), sy.LastDialError),
-			Fix:      "check the database server, the network path and the credentials in the database URL",
+			Fix:      unreachableFix(sy.LastDialCode),
 		})
 	}
 	transactional := sy.Settings.Mode != "session"
@@ -125,4 +128,22 @@ func severityRank(s string) int {
 		return 1
 	}
 	return 0
+}
+
+// unreachableFix is what to do about a database that refuses motorpool's connections
+// with the SQLSTATE code, or that cannot be reached at all (code "").
+func unreachableFix(code string) string {
+	switch {
+	case code == "53300":
+		return "the database has no connection slot left (max_connections, or a CONNECTION LIMIT of the role or database): lower the connection_limit of motorpool's pools or the connections of other clients, or raise the database's limit"
+	case code == "28P01" || code == "28000":
+		return "the database refuses the user or password of the database URL: correct them"
+	case code == "3D000":
+		return "the database named in the database URL does not exist: correct the URL or create it"
+	case code == "57P03":
+		return "the database is starting up, shutting down or in recovery: it accepts connections again once that is over"
+	case strings.HasPrefix(code, "53"):
+		return "the database server is out of resources (memory, disk or connection slots): see its log"
+	}
+	return "check the database server, the network path and the credentials in the database URL"
 }

@@ -1,7 +1,10 @@
 package monitor
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,5 +80,43 @@ func TestDiagnose(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sqlError is a dial error that carries a SQLSTATE, as the PostgreSQL adapter's do.
+type sqlError string
+
+func (e sqlError) Error() string    { return "server: FATAL " + string(e) }
+func (e sqlError) SQLState() string { return string(e) }
+
+// TestUnreachableFixNamesTheRefusal: when the database refuses motorpool's
+// connections with a SQLSTATE, the diagnosis says what that refusal means instead of
+// suggesting the network.
+func TestUnreachableFixNamesTheRefusal(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("dial: %w", sqlError("53300")), "no connection slot left"},
+		{sqlError("28P01"), "refuses the user or password"},
+		{sqlError("3D000"), "does not exist"},
+		{sqlError("57P03"), "starting up"},
+		{errors.New("dial tcp 127.0.0.1:1: connection refused"), "network path"},
+	} {
+		m := New(Options{})
+		s := newSim()
+		s.r.Stats.LastDialError = c.err
+		for range 10 {
+			s.r.Stats.ConnectionErrors++
+			s.r.Stats.AcquireUnreachable++
+			m.Observe(info, s.second(0, 3, 0, 0, 0), s.now)
+		}
+		r, _ := m.Report("shop")
+		if len(r.Diagnosis) == 0 || r.Diagnosis[0].Cause != DatabaseUnreachable {
+			t.Fatalf("%v: diagnosis %+v", c.err, r.Diagnosis)
+		}
+		if !strings.Contains(r.Diagnosis[0].Fix, c.want) {
+			t.Errorf("%v: fix %q, want it to say %q", c.err, r.Diagnosis[0].Fix, c.want)
+		}
 	}
 }

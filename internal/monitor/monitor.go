@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -127,6 +128,10 @@ func (m *Monitor) symptoms(ps *poolState) Symptoms {
 	}
 	if err := ps.last.Stats.LastDialError; err != nil {
 		sy.LastDialError = err.Error()
+		var coded interface{ SQLState() string }
+		if errors.As(err, &coded) {
+			sy.LastDialCode = coded.SQLState()
+		}
 	}
 	return sy
 }

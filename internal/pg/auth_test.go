@@ -491,3 +491,16 @@ func TestServerAuthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestDialRefusalCarriesItsSQLState: a server that refuses the login (here: no
+// connection slot left) fails the dial with an error whose SQLState the monitor
+// reads to say what to do, through whatever wraps it.
+func TestDialRefusalCarriesItsSQLState(t *testing.T) {
+	t.Parallel()
+	_, err := dialTo(t, func(c *pgtest.Conn) {
+		c.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "53300", Message: "sorry, too many clients already"})
+	}, false)
+	var coded interface{ SQLState() string }
+	require.ErrorAs(t, err, &coded)
+	assert.Equal(t, "53300", coded.SQLState())
+}

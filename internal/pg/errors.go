@@ -74,6 +74,9 @@ type ServerError struct {
 	pgproto3.ErrorResponse
 }
 
+// SQLState returns the error's SQLSTATE code, as pgconn.PgError's does.
+func (e *ServerError) SQLState() string { return e.Code }
+
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("server: %s %s %s", e.Severity, e.Code, e.Message)
 }
