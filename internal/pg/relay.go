@@ -73,6 +73,7 @@ type relay struct {
 	bytesIn     int  // relayed to servers, not yet reported
 	warnedDirty bool // told once that its session state does not survive pooling
 	idle        *idleWait
+	leave       leaveWatch // ends a wait for a server connection if the client hangs up
 
 	closeOnce sync.Once
 }
@@ -433,6 +434,11 @@ func (r *relay) lock(ctx context.Context) (*ServerConn, error) {
 func (r *relay) bind(ctx context.Context) (*ServerConn, error) {
 	if w := r.wait.Load(); w != nil {
 		ctx = w.arm()
+		if r.leave.wait == nil {
+			r.leave = leaveWatch{conn: r.conn, raw: r.idle.raw, wait: w}
+		}
+		r.leave.start()
+		defer r.leave.stop()
 	}
 	lease, err := r.sess.Acquire(ctx)
 	if err != nil {
@@ -479,6 +485,9 @@ func (r *relay) flushReplies() {
 // way PostgreSQL reports a failed statement: an ErrorResponse, then ReadyForQuery at
 // once for a simple query, or at the next Sync for the extended protocol.
 func (r *relay) refuse(typ byte, err error) error {
+	if errors.Is(err, errClientGone) {
+		return errClientGone
+	}
 	perr := r.a.acquireError(err)
 	if perr.Fatal() {
 		r.abort(perr, err)
