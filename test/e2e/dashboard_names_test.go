@@ -175,3 +175,62 @@ databases:
 		t.Errorf("the charts never drew")
 	}
 }
+
+// TestDashboardLayoutLongNames: thirty pools with long names and no traffic
+// yet, one with a client whose application_name is long, as a person sees
+// them in a wide window and on a phone: every name stays within its card, and
+// no page is wider than the window.
+func TestDashboardLayoutLongNames(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	var yaml strings.Builder
+	fmt.Fprintf(&yaml, "auth: { users: { %s: { password: %q } } }\ndatabases:\n", appUser, appPassword)
+	for i := range 30 {
+		fmt.Fprintf(&yaml, "  shop_%02d_with_a_rather_long_database_name_of_its_own: { url: %q }\n", i, pgURL(p, db))
+	}
+	e := startDashboard(t, yaml.String())
+	const first = "shop_00_with_a_rather_long_database_name_of_its_own"
+	conn := connect(t, dsn(e.Addr, appUser, appPassword, first, "application_name="+strings.Repeat("a_long_application_name_", 2)))
+	if n := queryInt(t, conn, "SELECT 1"); n != 1 {
+		t.Fatal("a query")
+	}
+
+	run := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	overflow := func(bctx context.Context, what string) {
+		t.Helper()
+		widths, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+		run(what, err)
+		if widths[0] > widths[1] {
+			t.Errorf("%s is %d px wide in a window of %d", what, widths[0], widths[1])
+		}
+	}
+	wide := browser(t, ctx, 1400, 1000)
+	run("load the overview", chromedp.Do(wide, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
+	cards, err := chromedp.Run(wide, chromedp.Evaluate[[]int](
+		`[document.querySelectorAll('a.card').length, [...document.querySelectorAll('a.card')].filter(c => c.scrollWidth > c.clientWidth).length]`))
+	run("measure the cards", err)
+	if cards[0] != 30 || cards[1] != 0 {
+		t.Errorf("%d cards, %d of them with a name wider than the card; want 30 and 0", cards[0], cards[1])
+	}
+	overflow(wide, "the overview")
+	shot, err := chromedp.Run(wide, chromedp.FullScreenshot(100))
+	run("screenshot", err)
+	save(t, "motorpool-30-pools.png", shot)
+
+	narrow := browser(t, ctx, 800, 800)
+	run("a phone's viewport", chromedp.Do(narrow, chromedp.EmulateViewport(360, 740)))
+	run("load the overview", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
+	overflow(narrow, "the overview")
+	run("load the pool's page", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/pools/"+first), chromedp.WaitVisible(`#conns`)))
+	overflow(narrow, "the pool's page")
+	shot, err = chromedp.Run(narrow, chromedp.FullScreenshot(100))
+	run("screenshot", err)
+	save(t, "motorpool-narrow-pool.png", shot)
+}
