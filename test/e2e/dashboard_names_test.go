@@ -30,28 +30,35 @@ type dashEnv struct {
 	HTTP  string // the admin server, http://host:port
 	Proxy *proxy.Proxy
 	Admin *admin.Admin
+
+	mu sync.Mutex    // protects hs
+	hs *admin.Server // nil while stopped (stopHTTP)
 }
 
-// startDashboard runs motorpool configured by yaml (without listen and admin,
-// which it adds); t.Cleanup stops it.
-func startDashboard(t *testing.T, yaml string) *dashEnv {
+// dashConfig parses yaml, without listen and admin, which it adds.
+func dashConfig(t *testing.T, yaml string) *config.Config {
 	t.Helper()
 	text := "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\n" + yaml
 	cfg, err := config.Parse("dashboard.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", text, err)
 	}
-	px, err := proxy.New(cfg, pg.New(pg.Config{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return cfg
+}
+
+// startDashboard runs motorpool configured by yaml (see dashConfig);
+// t.Cleanup stops it.
+func startDashboard(t *testing.T, yaml string) *dashEnv {
+	t.Helper()
+	px, err := proxy.New(dashConfig(t, yaml), pg.New(pg.Config{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := admin.New(admin.Options{Proxy: px, Monitor: monitor.New(monitor.Options{Window: 20 * time.Second}), Version: "e2e"})
 	px.SetConsole(a)
 	px.SetObserver(a.Observer())
-	hs, err := admin.Listen("127.0.0.1:0", a.Handler())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := &dashEnv{Proxy: px, Admin: a}
+	e.startHTTP(t, "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Run(ctx) })
@@ -59,18 +66,43 @@ func startDashboard(t *testing.T, yaml string) *dashEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Addr = ln.Addr().String()
 	served := make(chan error, 1)
 	go func() { served <- px.Serve(ln) }()
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		hs.Shutdown(sctx)
+		e.stopHTTP()
 		px.Close()
 		<-served
 	})
-	return &dashEnv{Addr: ln.Addr().String(), HTTP: "http://" + hs.Addr(), Proxy: px, Admin: a}
+	return e
+}
+
+// startHTTP serves the admin HTTP API on addr.
+func (e *dashEnv) startHTTP(t *testing.T, addr string) {
+	t.Helper()
+	hs, err := admin.Listen(addr, e.Admin.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.hs = hs
+	e.mu.Unlock()
+	e.HTTP = "http://" + hs.Addr()
+}
+
+// stopHTTP stops the admin HTTP API, as a restart of motorpool does.
+func (e *dashEnv) stopHTTP() {
+	e.mu.Lock()
+	hs := e.hs
+	e.hs = nil
+	e.mu.Unlock()
+	if hs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	}
 }
 
 // pgURL is a URL of database db on the PostgreSQL p, logged in as scram_user.
@@ -234,3 +266,72 @@ func TestDashboardLayoutLongNames(t *testing.T) {
 	run("screenshot", err)
 	save(t, "motorpool-narrow-pool.png", shot)
 }
+
+// TestDashboardSaysWhenNotLive: a pool's page open while a reload removes the
+// pool says that the pool no longer exists, rather than going on showing it
+// as it was; a page open while motorpool's admin server stops says that
+// motorpool is not answering, and once it is back the page is live again by
+// itself.
+func TestDashboardSaysWhenNotLive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	yaml := func(names ...string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "auth: { users: { %s: { password: %q } } }\ndatabases:\n", appUser, appPassword)
+		for _, n := range names {
+			fmt.Fprintf(&b, "  %s: { url: %q }\n", n, pgURL(p, db))
+		}
+		return b.String()
+	}
+	e := startDashboard(t, yaml("kept", "removed"))
+	bctx := browser(t, ctx, 1200, 900)
+	run := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// waitLive waits until the notice is shown and says want, or is hidden
+	// (want "") and the charts have drawn again.
+	waitLive := func(what, want string) {
+		t.Helper()
+		cond := `document.getElementById('live').hidden && window.motorpoolCharts.updates > ` + strconv.Itoa(updates(t, bctx))
+		if want != "" {
+			cond = `!document.getElementById('live').hidden && document.getElementById('live').textContent.includes(` + strconv.Quote(want) + `)`
+		}
+		_, err := chromedp.Run(bctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Minute)))
+		if err != nil {
+			text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('live').hidden + ' ' + document.getElementById('live').textContent`))
+			t.Fatalf("%s: %v; the notice: %q", what, err, text)
+		}
+	}
+
+	run("open the pool's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/removed")))
+	waitLive("the page live", "")
+	run("reload without the pool", e.Proxy.Reload(dashConfig(t, yaml("kept"))))
+	waitLive("the page to say the pool is gone", "no longer exists")
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	run("screenshot", err)
+	save(t, "motorpool-pool-removed.png", shot)
+
+	run("open another pool's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/kept")))
+	waitLive("the page live", "")
+	addr := strings.TrimPrefix(e.HTTP, "http://")
+	e.stopHTTP()
+	waitLive("the page to say motorpool does not answer", "not answering")
+	e.startHTTP(t, addr)
+	waitLive("the page live again", "")
+}
+
+// updates returns how many times the page's charts have drawn.
+func updates(t *testing.T, bctx context.Context) int {
+	t.Helper()
+	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.motorpoolCharts ? window.motorpoolCharts.updates : 0`))
+	if err != nil {
+		t.Fatalf("chart updates: %v", err)
+	}
+	return n
+}
+

@@ -56,10 +56,19 @@
   }
 
   function poll() {
-    fetch("/api/v1/series/" + root.dataset.path + "?span=300")
+    var path = "/api/v1/series/" + root.dataset.path;
+    var live = window.motorpoolLive;
+    fetch(path + "?span=300")
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(update)
-      .catch(function (e) { state.error = String(e); });
+      .then(function (d) {
+        update(d);
+        delete state.error;
+        if (live) live.ok(path);
+      })
+      .catch(function (e) {
+        state.error = String(e);
+        if (live) live.failed(path, typeof e === "number" ? e : 0);
+      });
   }
 
   window.addEventListener("resize", function () {
