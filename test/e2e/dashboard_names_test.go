@@ -48,7 +48,11 @@ func dashConfig(t *testing.T, yaml string) *config.Config {
 
 // startDashboard runs motorpool configured by yaml (see dashConfig);
 // t.Cleanup stops it.
-func startDashboard(t *testing.T, yaml string) *dashEnv {
+func startDashboard(t *testing.T, yaml string) *dashEnv { return startDashboardSampled(t, yaml, true) }
+
+// startDashboardSampled is startDashboard, without the sampler unless sample
+// is set: the pools then stay "not sampled yet".
+func startDashboardSampled(t *testing.T, yaml string, sample bool) *dashEnv {
 	t.Helper()
 	px, err := proxy.New(dashConfig(t, yaml), pg.New(pg.Config{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -61,7 +65,9 @@ func startDashboard(t *testing.T, yaml string) *dashEnv {
 	e.startHTTP(t, "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { a.Run(ctx) })
+	if sample {
+		wg.Go(func() { a.Run(ctx) })
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -335,3 +341,30 @@ func updates(t *testing.T, bctx context.Context) int {
 	return n
 }
 
+// TestDashboardChartsBeforeTheFirstSample: the charts of a pool with no
+// samples yet span the last minute, not the years uPlot picks for no data.
+func TestDashboardChartsBeforeTheFirstSample(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := testenv.Postgres(t)
+	e := startDashboardSampled(t, fmt.Sprintf("databases:\n  quiet: { url: %q }\n", pgURL(p, newDatabase(t, p))), false)
+	bctx := browser(t, ctx, 1200, 900)
+	if err := chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/quiet")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.motorpoolCharts && window.motorpoolCharts.updates >= 1`,
+		chromedp.WithPollingTimeout(time.Minute))); err != nil {
+		t.Fatalf("the charts never drew: %v", err)
+	}
+	span, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](
+		`Object.values(window.motorpoolCharts.charts).map(c => c.scales.x.max - c.scales.x.min)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range span {
+		if s <= 0 || s > 3600 {
+			t.Errorf("an empty chart spans %.0f s, want at most an hour: %v", s, span)
+			break
+		}
+	}
+}

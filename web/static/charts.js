@@ -27,6 +27,16 @@
       cols: function (d) { return [d.error_rate.map(function (v) { return v * 100; })]; } }
   };
 
+  // xRange is the data's span, or the last minute while there are fewer than two
+  // samples (a pool with no traffic yet), which uPlot would stretch over years.
+  function xRange(u, min, max) {
+    if (min == null || max == null || max - min < 2) {
+      var now = Date.now() / 1000;
+      return [now - 60, now];
+    }
+    return [min, max];
+  }
+
   function width(el) { return Math.max(el.clientWidth || 0, 280); }
 
   function make(key, data) {
@@ -34,7 +44,7 @@
     var el = document.getElementById(spec.el);
     var opts = {
       width: width(el), height: 180,
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } } },
+      scales: { x: { time: true, range: xRange }, y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } } },
       series: [{}].concat(spec.series),
       legend: { live: false }
     };
