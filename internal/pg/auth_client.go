@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -91,7 +92,7 @@ func (r *relay) authMD5(ctx context.Context, user string, creds proxy.Credential
 }
 
 func (r *relay) authSCRAM(ctx context.Context, user string, creds proxy.Credentials) error {
-	stored, known, err := r.a.verifier(ctx, creds)
+	stored, known, err := r.a.verifier(ctx, user, creds)
 	if err != nil {
 		return err
 	}
@@ -194,11 +195,11 @@ func (r *relay) readAuth(want byte) ([]byte, error) {
 	}
 }
 
-// verifier returns the SCRAM credentials to check a client against, and whether they
+// verifier returns the SCRAM credentials to check user against, and whether they
 // are real (false: a mock for an unknown user, which always fails).
-func (a *Adapter) verifier(ctx context.Context, creds proxy.Credentials) (scram.StoredCredentials, bool, error) {
+func (a *Adapter) verifier(ctx context.Context, user string, creds proxy.Credentials) (scram.StoredCredentials, bool, error) {
 	if creds.Password != "" {
-		return a.scramFromPassword(creds.Password), true, nil
+		return scramFromPassword(user, creds.Password), true, nil
 	}
 	s, err := secret(ctx, creds)
 	if err != nil {
@@ -207,40 +208,58 @@ func (a *Adapter) verifier(ctx context.Context, creds proxy.Credentials) (scram.
 	if sc, ok := parseSCRAMSecret(s); ok {
 		return sc, true, nil
 	}
-	return a.mockVerifier(), false, nil
+	return mockVerifier(user), false, nil
 }
 
 // verifiers caches SCRAM credentials derived from clear-text passwords: deriving costs
 // 4096 HMAC rounds.
-var verifiers sync.Map // password -> scram.StoredCredentials
+var verifiers sync.Map // user + "\x00" + password -> scram.StoredCredentials
 
-func (a *Adapter) scramFromPassword(password string) scram.StoredCredentials {
-	if v, ok := verifiers.Load(password); ok {
+// scramFromPassword derives user's SCRAM credentials from a clear-text password. The
+// salt is user's mock salt: the salt a client is shown does not change when the user
+// is added to or removed from the configuration, and is not shared by users who have
+// the same password.
+func scramFromPassword(user, password string) scram.StoredCredentials {
+	key := user + "\x00" + password
+	if v, ok := verifiers.Load(key); ok {
 		return v.(scram.StoredCredentials)
 	}
-	salt := make([]byte, 16)
-	rand.Read(salt)
 	client, err := scram.SHA256.NewClient("", password, "")
 	if err != nil { // SASLprep refused the password: derive from the raw bytes
 		client, _ = scram.SHA256.NewClientUnprepped("", password, "")
 	}
-	sc := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: 4096})
-	verifiers.Store(password, sc)
+	sc := client.GetStoredCredentials(scram.KeyFactors{Salt: mockSalt(user), Iters: 4096})
+	verifiers.Store(key, sc)
 	return sc
 }
 
-var mockOnce sync.Once
-var mock scram.StoredCredentials
+// mockSecret is this process's secret behind the salts of mockVerifier, and random
+// keys no proof matches.
+var mockSecret = func() (m struct{ salt, storedKey, serverKey []byte }) {
+	m.salt, m.storedKey, m.serverKey = make([]byte, 32), make([]byte, 32), make([]byte, 32)
+	rand.Read(m.salt)
+	rand.Read(m.storedKey)
+	rand.Read(m.serverKey)
+	return m
+}()
 
-// mockVerifier is a random verifier no password matches, so an unknown user goes
-// through the same exchange as a known one.
-func (a *Adapter) mockVerifier() scram.StoredCredentials {
-	mockOnce.Do(func() {
-		pw := make([]byte, 32)
-		rand.Read(pw)
-		mock = a.scramFromPassword(base64.StdEncoding.EncodeToString(pw))
-	})
-	return mock
+// mockSalt is user's salt when it has no verifier of its own: the same for every
+// login of user, different for another user, as PostgreSQL's scram_mock_salt, so that
+// the salt, sent before any proof, does not tell unknown users from known ones.
+func mockSalt(user string) string {
+	h := hmac.New(sha256.New, mockSecret.salt)
+	h.Write([]byte(user))
+	return string(h.Sum(nil)[:16])
+}
+
+// mockVerifier is a verifier no password matches (no one knows a preimage of its
+// StoredKey), so an unknown user goes through the same exchange as a known one.
+func mockVerifier(user string) scram.StoredCredentials {
+	return scram.StoredCredentials{
+		KeyFactors: scram.KeyFactors{Salt: mockSalt(user), Iters: 4096},
+		StoredKey:  mockSecret.storedKey,
+		ServerKey:  mockSecret.serverKey,
+	}
 }
 
 // parseSCRAMSecret parses PostgreSQL's stored SCRAM verifier:
