@@ -57,9 +57,31 @@ func secret(ctx context.Context, creds proxy.Credentials) (string, error) {
 	}
 	s, err := creds.Lookup(ctx)
 	if err != nil {
-		return "", &Error{Severity: "FATAL", Code: CodeInvalidAuthorization, Message: "authentication lookup failed", Err: err}
+		return "", &lookupFailed{cause: err}
 	}
 	return s, nil
+}
+
+// lookupFailed is a failed lookup of a user's verifier (auth_query). The client, who
+// has proved nothing yet, is told only that the lookup failed (As); the log gets the
+// cause (Error). It does not unwrap, so that an error PostgreSQL sent the lookup
+// (naming the auth user, the query's functions, the server's source files; not FATAL)
+// is not relayed to the client as a server's errors are.
+type lookupFailed struct{ cause error }
+
+func (e *lookupFailed) Error() string { return e.client().Error() + ": " + e.cause.Error() }
+
+func (e *lookupFailed) client() *Error {
+	return Fatalf(CodeInvalidAuthorization, "authentication lookup failed")
+}
+
+// As makes the error the client sees, for errors.As.
+func (e *lookupFailed) As(target any) bool {
+	if p, ok := target.(**Error); ok {
+		*p = e.client()
+		return true
+	}
+	return false
 }
 
 func (r *relay) authMD5(ctx context.Context, user string, creds proxy.Credentials) error {
