@@ -24,7 +24,7 @@ func WriteDoctor(w io.Writer, reports []monitor.Report) monitor.Status {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s: %s", r.Pool.Name, r.Status)
+		fmt.Fprintf(w, "%s: %s", printable(r.Pool.Name), r.Status)
 		if r.StatusReason != "" {
 			fmt.Fprintf(w, " (%s)", r.StatusReason)
 		}

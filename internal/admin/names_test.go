@@ -5,7 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/motorpool/motorpool/internal/monitor"
 )
 
 // oddName is a database name with what a path, a quote and the console's
@@ -92,5 +98,30 @@ func TestConsoleQuotedNames(t *testing.T) {
 		if _, err := a.Exec(ctx, "app", cmd); err == nil {
 			t.Errorf("%s succeeded", cmd)
 		}
+	}
+}
+
+// TestTerminalNames: motorpool top and doctor write a pool name with a
+// client's control characters (an escape sequence that would retitle or clear
+// the operator's terminal) and bytes that are not UTF-8 as escapes, and clip a
+// long name by characters, not bytes.
+func TestTerminalNames(t *testing.T) {
+	evil := "db.\x1b]0;owned\x07\x1b[2J\u0085x\xff"
+	long := "db." + strings.Repeat("é", 30)
+	reports := []monitor.Report{{Pool: monitor.PoolInfo{Name: evil}}, {Pool: monitor.PoolInfo{Name: long}}}
+	reports[0].Alerts = []monitor.Alert{{Condition: monitor.Condition{Type: monitor.HighUtilization}}} // listed in top's details too
+	var top, doctor strings.Builder
+	WriteTop(&top, "test", reports, time.Now(), false)
+	WriteDoctor(&doctor, reports)
+	for what, out := range map[string]string{"top": top.String(), "doctor": doctor.String()} {
+		if strings.ContainsFunc(out, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) || !utf8.ValidString(out) {
+			t.Errorf("%s writes control characters or bytes that are not UTF-8:\n%q", what, out)
+		}
+		if want := `db.\x1b]0;owned\x07\x1b[2J\u0085x\xff`; !strings.Contains(out, want) {
+			t.Errorf("%s lacks the name as %s:\n%s", what, want, out)
+		}
+	}
+	if want := "db." + strings.Repeat("é", 20) + "…"; !strings.Contains(top.String(), want) {
+		t.Errorf("top clips %s to other than %s:\n%s", long, want, top.String())
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/motorpool/motorpool/internal/monitor"
 )
@@ -37,7 +39,7 @@ func WriteTop(w io.Writer, addr string, reports []monitor.Report, now time.Time,
 			alerts = append(alerts, string(a.Type))
 		}
 		fmt.Fprintf(w, "%-24s %s %11s %5.0f%% %5d %9s %9s %7.1f %6.1f  %s\n",
-			clip(r.Pool.Name, 24), paint(r.Status, fmt.Sprintf("%-9s", r.Status)),
+			clip(printable(r.Pool.Name), 24), paint(r.Status, fmt.Sprintf("%-9s", r.Status)),
 			fmt.Sprintf("%d/%d/%d", c.Active, c.Idle, c.Max), c.Utilization*100, c.Waiting,
 			r.Performance.AcquireP95, r.Performance.AcquireP99, r.Performance.Throughput,
 			r.Performance.ErrorRate*100, strings.Join(alerts, ","))
@@ -46,7 +48,7 @@ func WriteTop(w io.Writer, addr string, reports []monitor.Report, now time.Time,
 		if len(r.Alerts)+len(r.Recommendations)+len(r.Diagnosis) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s: %s\n", paint(r.Status, "●"), r.Pool.Name, r.StatusReason)
+		fmt.Fprintf(w, "\n%s %s: %s\n", paint(r.Status, "●"), printable(r.Pool.Name), r.StatusReason)
 		for _, a := range r.Alerts {
 			fmt.Fprintf(w, "  alert     %-17s %s (since %s)\n", a.Type, a.Message, a.FiredAt.Local().Format(time.TimeOnly))
 		}
@@ -68,9 +70,34 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
+// clip shortens s to n characters, the last of them "…".
 func clip(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// printable returns a name for a terminal. Names come from the configuration
+// and from clients (a user name, for a per-user pool), and a client's ESC
+// would drive the operator's terminal: control characters and bytes that are
+// not UTF-8 are written as escapes (\x1b, \u0085, \xff).
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && unicode.IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
