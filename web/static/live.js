@@ -29,10 +29,12 @@
       : down
         ? "motorpool is not answering since " + at + "; what is shown is from then. Trying again every 2 s. "
         : "motorpool answers with errors since " + at + " (HTTP " + paths.map(function (p) { return failing[p]; }).join(", ") + "). ";
-    var back = document.createElement("a");
-    back.href = "/";
-    back.textContent = "All pools";
-    el.appendChild(back);
+    if (location.pathname !== "/") {
+      var back = document.createElement("a");
+      back.href = "/";
+      back.textContent = "All pools";
+      el.appendChild(back);
+    }
     el.hidden = false;
   }
 
