@@ -128,8 +128,8 @@ const (
 type AuthQuery struct {
 	User     string
 	Password Secret
-	// Query takes the user name as $1 and returns (usename, passwd).
-	// Default DefaultAuthQuery.
+	// Query takes the user name as $1 and returns (usename, passwd); a NULL
+	// or empty passwd, or no row, refuses the user. Default DefaultAuthQuery.
 	Query string
 }
 

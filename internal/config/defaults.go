@@ -7,8 +7,10 @@ const (
 	DefaultListen               = "127.0.0.1:6432"
 	DefaultAdminListen          = "127.0.0.1:8080"
 	DefaultMaxClientConnections = 10000
-	// DefaultAuthQuery is PgBouncer's auth_query.
-	DefaultAuthQuery = "SELECT usename, passwd FROM pg_shadow WHERE usename = $1"
+	// DefaultAuthQuery looks a user's password up as PgBouncer's auth_query does
+	// (pg_shadow lists only roles that may log in), and returns none once the
+	// password has expired (VALID UNTIL), which PostgreSQL would refuse.
+	DefaultAuthQuery = "SELECT usename, CASE WHEN valuntil < now() THEN NULL ELSE passwd END FROM pg_shadow WHERE usename = $1"
 	// DefaultResetQuery is the reset query of PostgreSQL server connections.
 	// MySQL and MongoDB connections have none by default: their adapters
 	// reset connections at the protocol level.

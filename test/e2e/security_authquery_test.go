@@ -61,3 +61,57 @@ func TestSecurityFailedLookupTellsTheClientNothingMore(t *testing.T) {
 		})
 	}
 }
+
+// TestSecurityDefaultAuthQueryRefusesWhatPostgreSQLRefuses: with the default
+// auth_query, a role whose password has expired (VALID UNTIL in the past) is refused
+// with 28P01, as PostgreSQL refuses it, and so are a role that may not log in and a
+// role without a password; a role whose password is still valid logs in.
+func TestSecurityDefaultAuthQueryRefusesWhatPostgreSQLRefuses(t *testing.T) {
+	t.Parallel()
+	p := testenv.Postgres(t)
+	roles := []struct {
+		name, password, validUntil string
+		login, refused             bool
+	}{
+		{"e2e_sec_aq_valid", "valid-secret", "infinity", true, false},
+		{"e2e_sec_aq_valid_later", "later-secret", "2999-01-01", true, false},
+		{"e2e_sec_aq_expired", "expired-secret", "2000-01-01", true, true},
+		{"e2e_sec_aq_nologin", "nologin-secret", "infinity", false, true},
+		{"e2e_sec_aq_nopassword", "", "infinity", true, true},
+	}
+	for _, r := range roles {
+		p.CreateRole(t, r.name, r.password, testenv.AuthScram)
+	}
+	e := start(t, setup{PG: p, TopYAML: "  auth_query: { user: postgres }\n"}) // the default query
+	direct := e.Direct(t)
+	for _, r := range roles {
+		login := "LOGIN"
+		if !r.login {
+			login = "NOLOGIN"
+		}
+		mustExec(t, direct, fmt.Sprintf("ALTER ROLE %s %s VALID UNTIL '%s'", r.name, login, r.validUntil))
+	}
+	for _, r := range roles {
+		t.Run(r.name, func(t *testing.T) {
+			password := r.password
+			if password == "" {
+				password = "any"
+			}
+			_, viaPG := connectOrErr(t, dsn(net.JoinHostPort(p.Host, fmt.Sprint(p.Port)), r.name, password, e.DB, ""))
+			conn, err := connectOrErr(t, e.DSN(r.name, password, ""))
+			if err == nil {
+				conn.Close(ctxFor(t, time.Minute))
+			}
+			if (viaPG != nil) != r.refused {
+				t.Fatalf("PostgreSQL itself: %v; the test's roles are not what it expects", viaPG)
+			}
+			var pgErr *pgconn.PgError
+			switch {
+			case !r.refused && err != nil:
+				t.Errorf("%s through motorpool: %v; PostgreSQL lets it in", r.name, err)
+			case r.refused && (!errors.As(err, &pgErr) || pgErr.Code != "28P01"):
+				t.Errorf("%s through motorpool: %v; want 28P01 (PostgreSQL: %v)", r.name, err, viaPG)
+			}
+		})
+	}
+}
