@@ -107,7 +107,11 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 	ps.judged = judgment{
 		status: status, reason: reason,
 		recommendations: Recommend(w, r.Settings, lifetimeOf(&r), m.t),
-		diagnosis:       Diagnose(w, m.symptoms(ps), m.t),
+	}
+	// The diagnosis's baseline reads the whole hour: only when there is
+	// something to diagnose, not every second of every idle pool.
+	if w.Samples > 0 && clientsWait(w, m.t) {
+		ps.judged.diagnosis = Diagnose(w, m.symptoms(ps), m.t)
 	}
 	return events(info.Name, f), events(info.Name, rs)
 }
@@ -142,13 +146,30 @@ func lifetimeOf(r *Reading) time.Duration { return max(r.Conns.MeanAge, r.Stats.
 
 // Retain forgets the pools whose names are not listed (removed by a reload).
 func (m *Monitor) Retain(names []string) {
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name := range m.pools {
-		if !slices.Contains(names, name) {
+		if !keep[name] {
 			delete(m.pools, name)
 		}
 	}
+}
+
+// Status returns a pool's status and firing alerts as of its last sample, and
+// false if the pool is not monitored. Unlike Report it aggregates no window:
+// /metrics asks it of every pool at every scrape.
+func (m *Monitor) Status(name string) (Status, []Alert, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ps := m.pools[name]
+	if ps == nil {
+		return Unknown, nil, false
+	}
+	return ps.judged.status, ps.alerts.Firing(), true
 }
 
 // Names returns the monitored pools' names, sorted.

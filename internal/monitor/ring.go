@@ -3,18 +3,29 @@ package monitor
 import "time"
 
 // ring holds the most recent samples of a pool, oldest first, overwriting the
-// oldest when full.
+// oldest when full. Its buffer grows as samples come, up to its capacity, so
+// that a pool sampled for a few minutes (a per-user pool reaped after its
+// idle_timeout) holds a few minutes of samples, not an hour's worth of zeros.
 type ring struct {
-	buf  []Sample
-	head int // index of the oldest sample
-	n    int
+	buf      []Sample
+	capacity int
+	head     int // index of the oldest sample
+	n        int
+	// scanned counts the samples window has visited: tests check that the
+	// per-second work does not read a whole hour of every pool.
+	scanned int
 }
 
-func newRing(capacity int) ring { return ring{buf: make([]Sample, capacity)} }
+func newRing(capacity int) ring { return ring{capacity: capacity} }
 
 func (r *ring) push(s Sample) {
-	if r.n < len(r.buf) {
-		r.buf[(r.head+r.n)%len(r.buf)] = s
+	if len(r.buf) < r.capacity {
+		if len(r.buf) == cap(r.buf) { // grow by doubling, never past capacity
+			buf := make([]Sample, len(r.buf), min(max(2*cap(r.buf), 64), r.capacity))
+			copy(buf, r.buf)
+			r.buf = buf
+		}
+		r.buf = append(r.buf, s) // head stays 0 until the ring is full
 		r.n++
 		return
 	}
@@ -50,6 +61,7 @@ func (r *ring) since(t time.Time) int {
 // window calls fn for each sample taken in (now-span, now].
 func (r *ring) window(now time.Time, span time.Duration, fn func(*Sample)) {
 	for i := r.since(now.Add(-span)); i < r.n; i++ {
+		r.scanned++
 		if s := r.at(i); !s.Time.After(now) {
 			fn(s)
 		}
