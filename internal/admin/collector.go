@@ -62,7 +62,7 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	clients := clientsByPool(c.a.px.Clients())
+	clients := c.a.px.ClientCounts()
 	// Two pools with the same labels (user names that differ only in bytes that
 	// are not UTF-8) would fail the whole scrape: the second is left out.
 	seen := make(map[string]bool)
@@ -110,12 +110,11 @@ func (c *poolCollector) collectPool(ch chan<- prometheus.Metric, p *proxy.Pool, 
 	counter(descReceived, p.Counters.BytesIn.Load())
 	counter(descSent, p.Counters.BytesOut.Load())
 
-	status, firing := monitor.Unknown, map[monitor.AlertType]bool{}
-	if r, ok := c.a.mon.Report(p.Name); ok {
-		status = r.Status
-		for _, al := range r.Alerts {
-			firing[al.Type] = true
-		}
+	// Status, not Report: a report aggregates the pool's whole hour.
+	status, alerts, _ := c.a.mon.Status(p.Name)
+	firing := map[monitor.AlertType]bool{}
+	for _, al := range alerts {
+		firing[al.Type] = true
 	}
 	gauge(descHealth, float64(status.Rank()-1))
 	for _, t := range alertTypes {
@@ -142,17 +141,6 @@ func promHistogram(h *pool.Histogram) (count uint64, sum float64, buckets map[fl
 		buckets[le] += 0 // every bound appears, even when empty
 	}
 	return h.Count, h.Sum.Seconds(), buckets
-}
-
-// clientsByPool counts clients by pool name and state.
-func clientsByPool(cs []proxy.ClientInfo) map[string][4]int {
-	out := make(map[string][4]int)
-	for _, c := range cs {
-		n := out[c.Pool]
-		n[c.State]++
-		out[c.Pool] = n
-	}
-	return out
 }
 
 func b2f(b bool) float64 {

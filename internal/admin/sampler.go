@@ -30,7 +30,7 @@ func (a *Admin) runSampler(ctx context.Context) {
 // returned. The sampler calls it every second; tests call it directly.
 func (a *Admin) Sample(now time.Time, buf []pool.ConnInfo) []pool.ConnInfo {
 	pools := a.px.Pools()
-	clients := clientsByPool(a.px.Clients())
+	clients := a.px.ClientCounts()
 	names := make([]string, 0, len(pools))
 	for _, p := range pools {
 		names = append(names, p.Name)

@@ -37,7 +37,7 @@ func (a *Admin) showPools() *table {
 	t := newTable("database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req", "cl_waiting_cancel_req",
 		"sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login",
 		"maxwait", "maxwait_us", "pool_mode", "pool", "service", "pool_size", "status")
-	clients := clientsByPool(a.px.Clients())
+	clients := a.px.ClientCounts()
 	for _, p := range a.sortedPools() {
 		st := p.Core().Stats()
 		cl := clients[p.Name]

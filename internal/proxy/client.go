@@ -101,12 +101,17 @@ type ClientInfo struct {
 func (c *Client) Info() ClientInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pool := c.pool
-	if c.session != nil {
-		pool = c.session.listed().Name // a retired pool is listed under a name of its own
-	}
 	return ClientInfo{
 		ID: c.ID, Remote: c.Conn.RemoteAddr().String(), Accepted: c.Accepted, State: c.State(),
-		Database: c.database, User: c.user, Application: c.application, Pool: pool,
+		Database: c.database, User: c.user, Application: c.application, Pool: c.poolNameLocked(),
 	}
+}
+
+// poolNameLocked is the name of the client's pool as listings show it. The
+// caller holds c.mu.
+func (c *Client) poolNameLocked() string {
+	if c.session != nil {
+		return c.session.listed().Name // a retired pool is listed under a name of its own
+	}
+	return c.pool
 }

@@ -135,6 +135,29 @@ func (p *Proxy) Clients() []ClientInfo {
 	return out
 }
 
+// ClientCounts counts the connected clients by pool (named as in Clients, ""
+// while logging in) and state, indexed by ClientState. The monitor samples it
+// every second: unlike Clients it formats no address, so that thousands of idle
+// clients cost their pools' sampling next to nothing.
+func (p *Proxy) ClientCounts() map[string][4]int {
+	p.mu.Lock()
+	cs := make([]*Client, 0, len(p.clients))
+	for _, c := range p.clients {
+		cs = append(cs, c)
+	}
+	p.mu.Unlock()
+	out := make(map[string][4]int)
+	for _, c := range cs {
+		c.mu.Lock()
+		name := c.poolNameLocked()
+		c.mu.Unlock()
+		n := out[name]
+		n[c.State()]++
+		out[name] = n
+	}
+	return out
+}
+
 // ErrClosed is returned by Serve once the proxy is shut down or closed.
 var ErrClosed = errors.New("proxy closed")
 
