@@ -248,8 +248,9 @@ func (k sqlType) String() string {
 // with up to 3 decimals, bools as 1 or 0, everything else with %v. nil, a
 // zero time and a nil *time.Time are NULL. A value's Go type sets its
 // column's type: int, int32, uint32 and bool are integer (PgBouncer's counts
-// and flags are int4); int64, uint64 bigint; floats numeric; the rest text.
-// A column given values of two types is text.
+// and flags are int4); int64, uint64 bigint; floats numeric; the rest text,
+// with control characters other than newline and tab, and bytes that are not
+// UTF-8, escaped (see printable). A column given values of two types is text.
 func (t *table) add(vals ...any) {
 	row := make([]string, len(vals))
 	var nulls []bool
@@ -302,5 +303,8 @@ func cell(v any) (string, sqlType) {
 	case int64, uint64:
 		return fmt.Sprint(v), typeBigint
 	}
-	return fmt.Sprint(v), typeText
+	// Text holds names clients choose (user, application_name, a per-user
+	// pool's name), shown by psql as they are: a client's escape sequence would
+	// reach the operator's terminal.
+	return escapeControls(fmt.Sprint(v), "\n\t"), typeText
 }

@@ -82,8 +82,14 @@ func clip(s string, n int) string {
 // and from clients (a user name, for a per-user pool), and a client's ESC
 // would drive the operator's terminal: control characters and bytes that are
 // not UTF-8 are written as escapes (\x1b, \u0085, \xff).
-func printable(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) }) {
+func printable(s string) string { return escapeControls(s, "") }
+
+// escapeControls is printable, but leaves the characters in keep as they are.
+func escapeControls(s, keep string) string {
+	unsafe := func(r rune) bool {
+		return (r == utf8.RuneError || unicode.IsControl(r)) && !strings.ContainsRune(keep, r)
+	}
+	if !strings.ContainsFunc(s, unsafe) {
 		return s
 	}
 	var b strings.Builder
@@ -91,12 +97,12 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x80 && unicode.IsControl(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unicode.IsControl(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
+		case !unsafe(r):
 			b.WriteRune(r)
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
 		}
 	}
 	return b.String()
