@@ -412,7 +412,10 @@ func TestHTTPTokenAndControls(t *testing.T) {
 	if c := post("/api/v1/reload", "s3cret"); c != 401 {
 		t.Errorf("token without Bearer: %d", c)
 	}
-	if c := post("/api/v1/reload", "Bearer s3cret"); c != 200 || reloads != 1 {
+	if c := post("/api/v1/reload", "bearer  s3cret"); c != 200 || reloads != 1 {
+		t.Fatalf("the scheme in lower case, two spaces: %d, %d reloads", c, reloads)
+	}
+	if c := post("/api/v1/reload", "Bearer s3cret"); c != 200 || reloads != 2 {
 		t.Errorf("reload: %d, %d reloads", c, reloads)
 	}
 	if c := post("/api/v1/pause", "Bearer s3cret"); c != 200 || !px.IsPaused("shop") {

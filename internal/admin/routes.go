@@ -65,7 +65,7 @@ func (a *Admin) authorized(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "state-changing endpoints need admin.token to be set")
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="motorpool"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
@@ -73,6 +73,16 @@ func (a *Admin) authorized(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// bearerToken returns the token of an "Authorization: Bearer TOKEN" header; the
+// scheme's name is case-insensitive (RFC 7235).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
