@@ -45,6 +45,15 @@ func TestErrors(t *testing.T) {
 			[]string{`test.yaml:4:17: services.s.match: unknown key "usr" (did you mean user?)`}},
 		{"connection_limit 0 in yaml", "databases:\n  db: { url: \"postgresql://h/db\", connection_limit: 0 }\n", nil,
 			[]string{"test.yaml:2:53: databases.db.connection_limit: connection_limit must be between 1 and 10000, got 0"}},
+		{"a database named like another's per-user pool", `
+			databases:
+			  postgres: { url: "postgresql://h/postgres" }
+			  postgres.postgres: { url: "postgresql://u@h/other" }`, nil,
+			[]string{`test.yaml:3:3: databases.postgres.postgres: the name is taken by the pool of user "postgres" of database postgres, whose URL names no user (its pools are named postgres.USER); rename one of them`}},
+		{"a database named like a service's pool", `
+			databases:
+			  "shop/api": { url: "postgresql://u@h/shop" }`, nil,
+			[]string{`test.yaml:2:3: databases.shop/api: a database name cannot contain /: pools of services are named DATABASE/SERVICE`}},
 		{"no databases", "listen: 127.0.0.1:6432\n", nil,
 			[]string{"test.yaml:1:1: databases: at least one database is required"}},
 		{"empty file", "", nil, []string{"test.yaml: databases: at least one database is required"}},
@@ -165,6 +174,15 @@ func TestErrors(t *testing.T) {
 	}{
 		{"database as a bare url", "databases:\n  shop: postgresql://h/shop\n", nil,
 			[]string{`test.yaml:2:9: databases.shop: want a mapping with the url, as in shop: { url: "postgresql://..." }, got a scalar`}},
+		{"a database named like another's per-user pool", `
+			databases:
+			  postgres: { url: "postgresql://h/postgres" }
+			  postgres.postgres: { url: "postgresql://u@h/other" }`, nil,
+			[]string{`test.yaml:3:3: databases.postgres.postgres: the name is taken by the pool of user "postgres" of database postgres, whose URL names no user (its pools are named postgres.USER); rename one of them`}},
+		{"a database named like a service's pool", `
+			databases:
+			  "shop/api": { url: "postgresql://u@h/shop" }`, nil,
+			[]string{`test.yaml:2:3: databases.shop/api: a database name cannot contain /: pools of services are named DATABASE/SERVICE`}},
 		{"no databases", "listen: 127.0.0.1:6432\n", nil,
 			[]string{"test.yaml:1:1: databases: at least one database is required"}},
 	}...)

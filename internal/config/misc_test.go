@@ -256,3 +256,11 @@ func mustReadF(f *testing.F, path string) []byte {
 	}
 	return data
 }
+
+// TestPoolNamesOfDatabasesWithAUser: a database whose URL names its user makes no
+// per-user pools, so another database may be named after one.
+func TestPoolNamesOfDatabasesWithAUser(t *testing.T) {
+	t.Parallel()
+	cfg := mustParse(t, "databases:\n  shop: { url: \"postgresql://app@h/shop\" }\n  shop.app: { url: \"postgresql://app@h/other\" }\n")
+	require.Len(t, cfg.Databases, 2)
+}

@@ -26,6 +26,29 @@ func (d *decoder) validate(s *source) {
 	for _, src := range s.databases {
 		d.validateBudget(s, src)
 	}
+	d.validatePoolNames(s)
+}
+
+// validatePoolNames refuses database names that a pool motorpool makes would also
+// take: a service's pool is named DATABASE/SERVICE, and the pools of a database
+// whose URL names no user are named DATABASE.USER, one per client user. Two pools of
+// one name would share their metrics history, alerts and dashboard page.
+func (d *decoder) validatePoolNames(s *source) {
+	for _, src := range s.databases {
+		db := src.db
+		path := "databases." + db.Name
+		if strings.Contains(db.Name, "/") {
+			d.errorAt(db.Pos, path, "a database name cannot contain /: pools of services are named DATABASE/SERVICE")
+			continue
+		}
+		for _, other := range s.databases {
+			o := other.db
+			if o != db && o.URL.User == "" && strings.HasPrefix(db.Name, o.Name+".") {
+				d.errorAt(db.Pos, path, "the name is taken by the pool of user %q of database %s, whose URL names no user (its pools are named %s.USER); rename one of them",
+					strings.TrimPrefix(db.Name, o.Name+"."), o.Name, o.Name)
+			}
+		}
+	}
 }
 
 func (d *decoder) validateListen(s *source) {
