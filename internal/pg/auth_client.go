@@ -71,6 +71,12 @@ type lookupFailed struct{ cause error }
 
 func (e *lookupFailed) Error() string { return e.client().Error() + ": " + e.cause.Error() }
 
+// OperatorError makes the proxy log the failure as a warning: the operator must fix
+// the lookup, and the client cannot.
+func (e *lookupFailed) OperatorError() {}
+
+var _ proxy.OperatorError = (*lookupFailed)(nil)
+
 func (e *lookupFailed) client() *Error {
 	return Fatalf(CodeInvalidAuthorization, "authentication lookup failed")
 }

@@ -19,6 +19,15 @@ var (
 	ErrNotAdmin = errors.New("not an admin user")
 )
 
+// OperatorError is implemented by an error that ended a client for a reason the
+// operator must fix, not the client (an auth_query lookup that fails: a wrong auth
+// user password, a broken query). The proxy logs it as a warning; other ends of
+// clients are logged at debug level.
+type OperatorError interface {
+	error
+	OperatorError()
+}
+
 // AcquireError says why a client got no server connection: its pool was exhausted,
 // the database was unreachable, or the pool closed.
 type AcquireError struct {

@@ -244,9 +244,12 @@ func (p *Proxy) serve(c *Client) {
 	}()
 	err := p.proto.Serve(p.ctx, c)
 	var pe *PanicError
+	var oe OperatorError
 	switch {
 	case errors.As(err, &pe):
 		p.log.Error("client handler panicked", "client", c.ID, "panic", pe.Value, "stack", string(pe.Stack))
+	case errors.As(err, &oe):
+		p.log.Warn("client refused", "client", c.ID, "remote", c.Conn.RemoteAddr().String(), "err", err)
 	case err != nil:
 		p.log.Debug("client ended", "client", c.ID, "remote", c.Conn.RemoteAddr().String(), "err", err)
 	}
