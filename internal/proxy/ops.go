@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/motorpool/motorpool/pool"
 )
 
 // ops is the state of the admin operations PAUSE, RESUME and KILL.
@@ -17,6 +19,9 @@ type ops struct {
 	all    bool       // every database is paused
 	dbs    map[string]bool
 	resume chan struct{} // closed (and replaced) when a pause is lifted
+
+	holdMu sync.Mutex                  // serializes syncHolds; protects held
+	held   map[*pool.Pool[Backend]]int // pools held at limit 0 while paused, with their limit before
 }
 
 // paused reports whether database db is paused, and a channel closed when any
@@ -40,9 +45,11 @@ func (o *ops) count() {
 
 // Pause stops database db (every database when db is "") from starting new
 // transactions: clients asking for a server connection wait until Resume.
-// Like PgBouncer's PAUSE it then waits until the database's server
-// connections are all released, or ctx ends (the pause stays in force).
-// Pausing an unknown database is an error.
+// Like PgBouncer's PAUSE it closes the database's server connections, idle
+// ones at once and the others as they are released, opens none until Resume
+// (min_connections included), and waits until they are all closed, so that
+// the database can then be restarted, renamed or dropped; or until ctx ends
+// (the pause stays in force). Pausing an unknown database is an error.
 func (p *Proxy) Pause(ctx context.Context, db string) error {
 	if db != "" && p.Config().Database(db) == nil {
 		return fmt.Errorf("no such database: %s", db)
@@ -59,9 +66,10 @@ func (p *Proxy) Pause(ctx context.Context, db string) error {
 	}
 	o.count()
 	o.mu.Unlock()
+	p.syncHolds()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for p.leased(db) > 0 {
+	for p.serverConns(db) > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -71,20 +79,61 @@ func (p *Proxy) Pause(ctx context.Context, db string) error {
 	return nil
 }
 
-// leased counts the leased server connections of database db ("" for all).
-func (p *Proxy) leased(db string) int {
+// serverConns counts the server connections of database db ("" for all),
+// those being dialed or closed included.
+func (p *Proxy) serverConns(db string) int {
 	n := 0
 	for _, pl := range p.Pools() {
 		if db == "" || pl.Database == db {
-			n += pl.core.Stats().Active
+			n += pl.core.Stats().Total
 		}
 	}
 	return n
 }
 
+// syncHolds makes each pool's limit follow its database's pause: a paused
+// database's pools are held at a limit of 0, which closes their idle server
+// connections, closes the others as they are released and opens none; the
+// pools of a database no longer paused get their limit back.
+func (p *Proxy) syncHolds() {
+	o := &p.ops
+	o.holdMu.Lock()
+	defer o.holdMu.Unlock()
+	if o.held == nil {
+		o.held = make(map[*pool.Pool[Backend]]int)
+	}
+	listed := make(map[*pool.Pool[Backend]]bool)
+	for _, pl := range p.Pools() {
+		core := pl.core
+		listed[core] = true
+		prev, held := o.held[core]
+		switch paused := p.IsPaused(pl.Database); {
+		case paused && !held:
+			o.held[core] = core.Stats().Limit
+			core.SetLimit(0)
+		case !paused && held:
+			core.SetLimit(prev)
+			delete(o.held, core)
+		}
+	}
+	for core := range o.held {
+		if !listed[core] { // closed since: nothing to give back
+			delete(o.held, core)
+		}
+	}
+}
+
 // Resume lifts a pause of database db, or every pause when db is "". It is an
 // error to resume a database that is not paused.
 func (p *Proxy) Resume(db string) error {
+	if err := p.resume(db); err != nil {
+		return err
+	}
+	p.syncHolds()
+	return nil
+}
+
+func (p *Proxy) resume(db string) error {
 	o := &p.ops
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -130,7 +179,7 @@ func (p *Proxy) IsPaused(db string) bool {
 // Kill drops database db's clients and idle server connections at once and
 // leaves it paused, as PgBouncer's KILL does: new transactions wait until
 // Resume. Server connections leased by the killed clients are closed as
-// their sessions end.
+// their sessions end, and none is opened until Resume.
 func (p *Proxy) Kill(db string) (clients int, err error) {
 	if p.Config().Database(db) == nil {
 		return 0, fmt.Errorf("no such database: %s", db)
@@ -143,6 +192,7 @@ func (p *Proxy) Kill(db string) (clients int, err error) {
 	o.dbs[db] = true
 	o.count()
 	o.mu.Unlock()
+	p.syncHolds()
 	p.mu.Lock()
 	for _, c := range p.clients {
 		c.mu.Lock()
@@ -154,15 +204,6 @@ func (p *Proxy) Kill(db string) (clients int, err error) {
 		}
 	}
 	p.mu.Unlock()
-	for _, pl := range p.Pools() {
-		if pl.Database == db {
-			// A limit of 0 closes every idle connection; the previous limit
-			// (a budget's, or none) comes back at once.
-			prev := pl.core.Stats().Limit
-			pl.core.SetLimit(0)
-			pl.core.SetLimit(prev)
-		}
-	}
 	return clients, nil
 }
 
