@@ -15,7 +15,7 @@ var ConsoleCommands = []string{
 	"SHOW POOLS", "SHOW STATS", "SHOW STATS_TOTALS", "SHOW STATS_AVERAGES", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
 	"SHOW LISTS", "SHOW CONFIG", "SHOW VERSION", "SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS",
 	"SHOW DIAGNOSIS", "SHOW HELP",
-	"PAUSE [db]", "RESUME [db]", "KILL db", "RELOAD", "SHUTDOWN",
+	"PAUSE [db]", "RESUME [db]", "KILL db", "DISABLE db", "ENABLE db", "RELOAD", "SHUTDOWN",
 }
 
 // Exec implements proxy.Console: it runs one admin console command. Keywords
@@ -44,7 +44,7 @@ func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 			return nil, nil, fmt.Errorf("SHOW takes one word: SHOW POOLS, SHOW STATS, … (SHOW HELP lists them)")
 		}
 		return a.show(strings.ToUpper(args[0]))
-	case "PAUSE", "RESUME", "KILL":
+	case "PAUSE", "RESUME", "KILL", "DISABLE", "ENABLE":
 		res, err := a.dbCommand(ctx, user, verb, args)
 		return res, nil, err
 	case "RELOAD", "SHUTDOWN":
@@ -160,10 +160,17 @@ type noDatabaseError struct{ db string }
 
 func (e noDatabaseError) Error() string { return "no such database: " + e.db }
 
-// dbCommand runs PAUSE [db], RESUME [db] and KILL db.
+// dbUsage is each database command's usage; those ending in "[db]" may
+// omit the database.
+var dbUsage = map[string]string{
+	"PAUSE": "PAUSE [db]", "RESUME": "RESUME [db]", "KILL": "KILL db", "DISABLE": "DISABLE db", "ENABLE": "ENABLE db",
+}
+
+// dbCommand runs PAUSE [db], RESUME [db], KILL db, DISABLE db and ENABLE db.
 func (a *Admin) dbCommand(ctx context.Context, user, verb string, args []string) (*proxy.ConsoleResult, error) {
-	if len(args) > 1 || verb == "KILL" && len(args) != 1 {
-		return nil, fmt.Errorf("usage: %s", map[string]string{"PAUSE": "PAUSE [db]", "RESUME": "RESUME [db]", "KILL": "KILL db"}[verb])
+	usage := dbUsage[verb]
+	if len(args) > 1 || len(args) == 0 && !strings.HasSuffix(usage, "[db]") {
+		return nil, fmt.Errorf("usage: %s", usage)
 	}
 	db := ""
 	if len(args) == 1 {
@@ -183,6 +190,10 @@ func (a *Admin) dbCommand(ctx context.Context, user, verb string, args []string)
 		var n int
 		n, err = a.px.Kill(db)
 		a.log.Info("database killed", "by", user, "database", db, "clients", n)
+	case "DISABLE":
+		err = a.px.Disable(db)
+	case "ENABLE":
+		a.px.Enable(db)
 	}
 	if err != nil {
 		return nil, err

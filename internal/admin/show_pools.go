@@ -66,7 +66,7 @@ func (a *Admin) showDatabases() *table {
 		}
 		st := p.Core().Stats()
 		t.add(p.Name, host, port, p.Target.Database, orNull(p.User), set.ConnectionLimit, set.MinConnections, 0,
-			int64(set.MaxLifetime/time.Second), p.Mode.String(), budget, st.Total, a.px.IsPaused(p.Database), false)
+			int64(set.MaxLifetime/time.Second), p.Mode.String(), budget, st.Total, a.px.IsPaused(p.Database), a.px.IsDisabled(p.Database))
 	}
 	return t
 }

@@ -189,6 +189,9 @@ func (a *Adapter) routeError(err error, database string) error {
 		return &Error{Severity: "FATAL", Code: CodeTooManyConnections, Message: "sorry, too many clients already", Err: err}
 	case errors.Is(err, proxy.ErrNotAdmin):
 		return &Error{Severity: "FATAL", Code: CodeInvalidAuthorization, Message: "not allowed: this user may not use the admin console", Err: err}
+	case errors.Is(err, proxy.ErrDatabaseDisabled):
+		// PostgreSQL's words for a database with ALLOW_CONNECTIONS false.
+		return &Error{Severity: "FATAL", Code: CodeObjectNotInPrerequisite, Message: "database \"" + database + "\" is not currently accepting connections", Err: err}
 	case errors.Is(err, proxy.ErrShuttingDown):
 		return &Error{Severity: "FATAL", Code: CodeCannotConnectNow, Message: "motorpool is shutting down", Err: err}
 	}

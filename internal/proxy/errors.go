@@ -17,6 +17,9 @@ var (
 	ErrShuttingDown = errors.New("shutting down")
 	// ErrNotAdmin: a user who is not in admin.users asked for the admin console.
 	ErrNotAdmin = errors.New("not an admin user")
+	// ErrDatabaseDisabled: the admin console's DISABLE refuses new clients of
+	// the database until ENABLE.
+	ErrDatabaseDisabled = errors.New("database disabled")
 )
 
 // OperatorError is implemented by an error that ended a client for a reason the

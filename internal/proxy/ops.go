@@ -11,13 +11,15 @@ import (
 	"github.com/motorpool/motorpool/pool"
 )
 
-// ops is the state of the admin operations PAUSE, RESUME and KILL.
+// ops is the state of the admin operations PAUSE, RESUME, KILL, DISABLE and
+// ENABLE.
 type ops struct {
 	n atomic.Int32 // pauses in force; 0 keeps Session.Acquire's check to one load
 
-	mu     sync.Mutex // protects the fields below
-	all    bool       // every database is paused
-	dbs    map[string]bool
+	mu       sync.Mutex // protects the fields below
+	all      bool       // every database is paused
+	dbs      map[string]bool
+	disabled map[string]bool // databases refusing new clients
 	resume chan struct{} // closed (and replaced) when a pause is lifted
 
 	holdMu sync.Mutex                  // serializes syncHolds; protects held
@@ -230,3 +232,37 @@ func (s *Session) waitResumed(ctx context.Context) error {
 // Draining reports whether the proxy is shutting down (Shutdown or Close
 // began): it accepts no new clients.
 func (p *Proxy) Draining() bool { return p.draining.Load() }
+
+// Disable makes database db refuse new clients, as PgBouncer's DISABLE does:
+// their login ends with ErrDatabaseDisabled until Enable. Clients already
+// connected go on. Disabling an unknown database is an error.
+func (p *Proxy) Disable(db string) error {
+	if p.Config().Database(db) == nil {
+		return fmt.Errorf("no such database: %s", db)
+	}
+	o := &p.ops
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.disabled == nil {
+		o.disabled = make(map[string]bool)
+	}
+	o.disabled[db] = true
+	return nil
+}
+
+// Enable lets database db take new clients again after Disable; enabling a
+// database that is not disabled does nothing.
+func (p *Proxy) Enable(db string) {
+	o := &p.ops
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.disabled, db)
+}
+
+// IsDisabled reports whether database db refuses new clients (Disable).
+func (p *Proxy) IsDisabled(db string) bool {
+	o := &p.ops
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.disabled[db]
+}

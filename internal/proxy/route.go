@@ -69,8 +69,8 @@ func (c *Client) UserCredentials(user string) Credentials {
 
 // Open starts the client's session, once it has authenticated, on the pool the
 // configuration in force gives it, building the pool on first use. It returns
-// ErrShuttingDown, or ErrUnknownDatabase when a reload removed the database since
-// Route. It must not be called for the admin console.
+// ErrShuttingDown, ErrUnknownDatabase when a reload removed the database since
+// Route, or ErrDatabaseDisabled when the console's DISABLE refuses its clients. It must not be called for the admin console.
 func (rt *Route) Open(c *Client) (*Session, error) {
 	p := c.proxy
 	for {
@@ -84,6 +84,9 @@ func (rt *Route) Open(c *Client) (*Session, error) {
 		db := reg.cfg.Database(rt.req.Database)
 		if db == nil {
 			return nil, ErrUnknownDatabase
+		}
+		if p.IsDisabled(rt.req.Database) {
+			return nil, ErrDatabaseDisabled
 		}
 		pl, err := reg.poolFor(p, db, rt.req)
 		if errors.Is(err, errStaleRegistry) {
