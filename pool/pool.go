@@ -359,3 +359,33 @@ func (p *Pool[C]) scheduleLocked(t int64) {
 		}
 	}
 }
+
+// Expire ends the lifetime of every connection open now, as if MaxLifetime
+// had passed: idle ones are closed at once (DestroyLifetime), leased ones
+// when their lease ends. Connections being dialed, and those dialed later,
+// are not affected; the minimum is kept with new ones. It returns the
+// highest connection ID it expired (0 when none): once no connection with
+// an ID up to it is left, every one open at the call has closed. A pooler's
+// RECONNECT uses it once the database has moved. On a closed pool it does
+// nothing and returns 0.
+func (p *Pool[C]) Expire() uint64 {
+	now := p.clock.read()
+	p.mu.Lock()
+	defer p.unlock()
+	if p.closed {
+		return 0
+	}
+	var last uint64
+	for _, e := range p.conns {
+		if e.state != StateCreating {
+			e.expires = max(now, 1) // 0 is never
+			last = max(last, e.id)
+		}
+	}
+	p.idle.filter(func(e *entry[C]) bool {
+		p.destroyLocked(e, DestroyLifetime, nil, now)
+		return false
+	})
+	p.startDialsLocked()
+	return last
+}

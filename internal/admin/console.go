@@ -15,7 +15,8 @@ var ConsoleCommands = []string{
 	"SHOW POOLS", "SHOW STATS", "SHOW STATS_TOTALS", "SHOW STATS_AVERAGES", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
 	"SHOW LISTS", "SHOW CONFIG", "SHOW VERSION", "SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS",
 	"SHOW DIAGNOSIS", "SHOW HELP",
-	"PAUSE [db]", "RESUME [db]", "KILL db", "DISABLE db", "ENABLE db", "RELOAD", "SHUTDOWN",
+	"PAUSE [db]", "RESUME [db]", "KILL db", "DISABLE db", "ENABLE db", "RECONNECT [db]", "WAIT_CLOSE [db]",
+	"RELOAD", "SHUTDOWN",
 }
 
 // Exec implements proxy.Console: it runs one admin console command. Keywords
@@ -44,7 +45,7 @@ func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 			return nil, nil, fmt.Errorf("SHOW takes one word: SHOW POOLS, SHOW STATS, … (SHOW HELP lists them)")
 		}
 		return a.show(strings.ToUpper(args[0]))
-	case "PAUSE", "RESUME", "KILL", "DISABLE", "ENABLE":
+	case "PAUSE", "RESUME", "KILL", "DISABLE", "ENABLE", "RECONNECT", "WAIT_CLOSE":
 		res, err := a.dbCommand(ctx, user, verb, args)
 		return res, nil, err
 	case "RELOAD", "SHUTDOWN":
@@ -164,9 +165,11 @@ func (e noDatabaseError) Error() string { return "no such database: " + e.db }
 // omit the database.
 var dbUsage = map[string]string{
 	"PAUSE": "PAUSE [db]", "RESUME": "RESUME [db]", "KILL": "KILL db", "DISABLE": "DISABLE db", "ENABLE": "ENABLE db",
+	"RECONNECT": "RECONNECT [db]", "WAIT_CLOSE": "WAIT_CLOSE [db]",
 }
 
-// dbCommand runs PAUSE [db], RESUME [db], KILL db, DISABLE db and ENABLE db.
+// dbCommand runs PAUSE [db], RESUME [db], KILL db, DISABLE db, ENABLE db,
+// RECONNECT [db] and WAIT_CLOSE [db].
 func (a *Admin) dbCommand(ctx context.Context, user, verb string, args []string) (*proxy.ConsoleResult, error) {
 	usage := dbUsage[verb]
 	if len(args) > 1 || len(args) == 0 && !strings.HasSuffix(usage, "[db]") {
@@ -194,6 +197,10 @@ func (a *Admin) dbCommand(ctx context.Context, user, verb string, args []string)
 		err = a.px.Disable(db)
 	case "ENABLE":
 		a.px.Enable(db)
+	case "RECONNECT":
+		err = a.px.Reconnect(db)
+	case "WAIT_CLOSE":
+		err = a.px.WaitClose(ctx, db)
 	}
 	if err != nil {
 		return nil, err

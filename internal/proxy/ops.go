@@ -20,10 +20,13 @@ type ops struct {
 	all      bool       // every database is paused
 	dbs      map[string]bool
 	disabled map[string]bool // databases refusing new clients
-	resume chan struct{} // closed (and replaced) when a pause is lifted
+	resume   chan struct{}   // closed (and replaced) when a pause is lifted
 
 	holdMu sync.Mutex                  // serializes syncHolds; protects held
 	held   map[*pool.Pool[Backend]]int // pools held at limit 0 while paused, with their limit before
+
+	closeMu sync.Mutex                     // protects closing
+	closing map[*pool.Pool[Backend]]uint64 // per pool, the last connection ID Reconnect expired
 }
 
 // paused reports whether database db is paused, and a channel closed when any
@@ -265,4 +268,80 @@ func (p *Proxy) IsDisabled(db string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.disabled[db]
+}
+
+// Reconnect closes the server connections of database db (every database
+// when db is ""), as PgBouncer's RECONNECT does after the database moved:
+// idle ones at once, the others when released; new ones are opened as
+// needed. It does not wait: WaitClose does. Reconnecting an unknown database
+// is an error.
+func (p *Proxy) Reconnect(db string) error {
+	if db != "" && p.Config().Database(db) == nil {
+		return fmt.Errorf("no such database: %s", db)
+	}
+	o := &p.ops
+	o.closeMu.Lock()
+	defer o.closeMu.Unlock()
+	if o.closing == nil {
+		o.closing = make(map[*pool.Pool[Backend]]uint64)
+	}
+	for _, pl := range p.Pools() {
+		if db == "" || pl.Database == db {
+			if last := pl.core.Expire(); last > 0 {
+				o.closing[pl.core] = last
+			}
+		}
+	}
+	return nil
+}
+
+// WaitClose waits until the server connections Reconnect closes for
+// database db (every database when db is "") are all closed, or ctx ends.
+func (p *Proxy) WaitClose(ctx context.Context, db string) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for p.closing(db) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// closing counts the server connections of database db ("" for all) that
+// Reconnect expired and that are still open, forgetting pools that have none
+// left.
+func (p *Proxy) closing(db string) int {
+	o := &p.ops
+	o.closeMu.Lock()
+	defer o.closeMu.Unlock()
+	n := 0
+	listed := make(map[*pool.Pool[Backend]]bool)
+	for _, pl := range p.Pools() {
+		listed[pl.core] = true
+		last, ok := o.closing[pl.core]
+		if !ok {
+			continue
+		}
+		left := 0
+		for _, c := range pl.core.Conns() {
+			if c.ID <= last {
+				left++
+			}
+		}
+		if left == 0 {
+			delete(o.closing, pl.core)
+		}
+		if db == "" || pl.Database == db {
+			n += left
+		}
+	}
+	for core := range o.closing {
+		if !listed[core] { // closed since
+			delete(o.closing, core)
+		}
+	}
+	return n
 }
