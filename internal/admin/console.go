@@ -55,14 +55,28 @@ func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 		res, err := a.control(user, verb)
 		return res, nil, err
 	}
+	if why, ok := unsupportedCommands[verb]; ok {
+		return nil, nil, fmt.Errorf("%s is not supported: %s", verb, why)
+	}
 	return nil, nil, fmt.Errorf("unknown command %q; the console knows %s", words[0], strings.Join(ConsoleCommands, ", "))
 }
 
 // unsupportedShow says why PgBouncer's SHOW commands motorpool has no
 // counterpart for are refused, and where to look instead.
 var unsupportedShow = map[string]string{
-	"MEM": "motorpool has no slab caches; /metrics has the process's memory (go_memstats_*, process_resident_memory_bytes)",
-	"FDS": "it serves PgBouncer's online restart (-R), which motorpool does not do; /metrics has process_open_fds",
+	"MEM":            "motorpool has no slab caches; /metrics has the process's memory (go_memstats_*, process_resident_memory_bytes)",
+	"FDS":            "it serves PgBouncer's online restart (-R), which motorpool does not do; /metrics has process_open_fds",
+	"SOCKETS":        "motorpool has no per-socket buffers to show; SHOW CLIENTS and SHOW SERVERS list the connections",
+	"ACTIVE_SOCKETS": "motorpool has no per-socket buffers to show; SHOW CLIENTS and SHOW SERVERS list the connections",
+	"DNS_HOSTS":      "motorpool keeps no DNS cache: it resolves a database's host at each dial",
+	"DNS_ZONES":      "motorpool keeps no DNS cache: it resolves a database's host at each dial",
+}
+
+// unsupportedCommands says why PgBouncer's commands motorpool has no
+// counterpart for are refused.
+var unsupportedCommands = map[string]string{
+	"SUSPEND": "it serves PgBouncer's online restart (-R), which motorpool does not do; PAUSE stops new transactions",
+	"SET":     "settings come from the configuration file: edit it and RELOAD",
 }
 
 // show runs SHOW what.
@@ -107,7 +121,7 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 		for _, c := range ConsoleCommands {
 			t.add(c)
 		}
-	case "MEM", "FDS":
+	case "MEM", "FDS", "SOCKETS", "ACTIVE_SOCKETS", "DNS_HOSTS", "DNS_ZONES":
 		return nil, nil, fmt.Errorf("SHOW %s is not supported: %s", what, unsupportedShow[what])
 	default:
 		return nil, nil, fmt.Errorf("unknown SHOW %s; the console knows %s", what, strings.Join(ConsoleCommands, ", "))
