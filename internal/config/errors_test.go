@@ -49,11 +49,14 @@ func TestErrors(t *testing.T) {
 			databases:
 			  postgres: { url: "postgresql://h/postgres" }
 			  postgres.postgres: { url: "postgresql://u@h/other" }`, nil,
-			[]string{`test.yaml:3:3: databases.postgres.postgres: the name is taken by the pool of user "postgres" of database postgres, whose URL names no user (its pools are named postgres.USER); rename one of them`}},
+			[]string{`test.yaml:3:3: databases.postgres.postgres: the name is taken by a pool of database postgres, whose URL names no user (named postgres.USER); rename one of them`}},
 		{"a database named like a service's pool", `
 			databases:
-			  "shop/api": { url: "postgresql://u@h/shop" }`, nil,
-			[]string{`test.yaml:2:3: databases.shop/api: a database name cannot contain /: pools of services are named DATABASE/SERVICE`}},
+			  shop: { url: "postgresql://u@h/shop" }
+			  "shop/api": { url: "postgresql://u@h/other" }
+			services:
+			  api: { database: shop, match: { user: api } }`, nil,
+			[]string{`test.yaml:3:3: databases.shop/api: the name is taken by a pool of service api (named shop/api); rename one of them`}},
 		{"no databases", "listen: 127.0.0.1:6432\n", nil,
 			[]string{"test.yaml:1:1: databases: at least one database is required"}},
 		{"empty file", "", nil, []string{"test.yaml: databases: at least one database is required"}},
@@ -178,11 +181,14 @@ func TestErrors(t *testing.T) {
 			databases:
 			  postgres: { url: "postgresql://h/postgres" }
 			  postgres.postgres: { url: "postgresql://u@h/other" }`, nil,
-			[]string{`test.yaml:3:3: databases.postgres.postgres: the name is taken by the pool of user "postgres" of database postgres, whose URL names no user (its pools are named postgres.USER); rename one of them`}},
+			[]string{`test.yaml:3:3: databases.postgres.postgres: the name is taken by a pool of database postgres, whose URL names no user (named postgres.USER); rename one of them`}},
 		{"a database named like a service's pool", `
 			databases:
-			  "shop/api": { url: "postgresql://u@h/shop" }`, nil,
-			[]string{`test.yaml:2:3: databases.shop/api: a database name cannot contain /: pools of services are named DATABASE/SERVICE`}},
+			  shop: { url: "postgresql://u@h/shop" }
+			  "shop/api": { url: "postgresql://u@h/other" }
+			services:
+			  api: { database: shop, match: { user: api } }`, nil,
+			[]string{`test.yaml:3:3: databases.shop/api: the name is taken by a pool of service api (named shop/api); rename one of them`}},
 		{"no databases", "listen: 127.0.0.1:6432\n", nil,
 			[]string{"test.yaml:1:1: databases: at least one database is required"}},
 	}...)

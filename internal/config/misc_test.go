@@ -261,6 +261,6 @@ func mustReadF(f *testing.F, path string) []byte {
 // per-user pools, so another database may be named after one.
 func TestPoolNamesOfDatabasesWithAUser(t *testing.T) {
 	t.Parallel()
-	cfg := mustParse(t, "databases:\n  shop: { url: \"postgresql://app@h/shop\" }\n  shop.app: { url: \"postgresql://app@h/other\" }\n")
-	require.Len(t, cfg.Databases, 2)
+	cfg := mustParse(t, "databases:\n  shop: { url: \"postgresql://app@h/shop\" }\n  shop.app: { url: \"postgresql://app@h/other\" }\n  shop/x: { url: \"postgresql://app@h/other\" }\n")
+	require.Len(t, cfg.Databases, 3, "no per-user pools, and no service named x")
 }

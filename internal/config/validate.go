@@ -31,21 +31,42 @@ func (d *decoder) validate(s *source) {
 
 // validatePoolNames refuses database names that a pool motorpool makes would also
 // take: a service's pool is named DATABASE/SERVICE, and the pools of a database
-// whose URL names no user are named DATABASE.USER, one per client user. Two pools of
-// one name would share their metrics history, alerts and dashboard page.
+// whose URL names no user are named DATABASE.USER (DATABASE/SERVICE.USER for its
+// services), one per client user. Two pools of one name would share their metrics
+// history, alerts and dashboard page.
 func (d *decoder) validatePoolNames(s *source) {
+	userless := map[string]bool{}
+	for _, src := range s.databases {
+		userless[src.db.Name] = src.db.URL.User == ""
+	}
+	type made struct {
+		name    string // a pool's name, or the prefix of its per-user pools' names
+		prefix  bool
+		builder string // what makes it
+	}
+	var pools []made
+	for _, src := range s.databases {
+		if db := src.db; userless[db.Name] {
+			pools = append(pools, made{db.Name + ".", true, "database " + db.Name + ", whose URL names no user"})
+		}
+	}
+	for _, src := range s.services {
+		svc := src.svc
+		name := svc.Database + "/" + svc.Name
+		pools = append(pools, made{name, false, "service " + svc.Name})
+		if userless[svc.Database] {
+			pools = append(pools, made{name + ".", true, "service " + svc.Name + ", whose database's URL names no user"})
+		}
+	}
 	for _, src := range s.databases {
 		db := src.db
-		path := "databases." + db.Name
-		if strings.Contains(db.Name, "/") {
-			d.errorAt(db.Pos, path, "a database name cannot contain /: pools of services are named DATABASE/SERVICE")
-			continue
-		}
-		for _, other := range s.databases {
-			o := other.db
-			if o != db && o.URL.User == "" && strings.HasPrefix(db.Name, o.Name+".") {
-				d.errorAt(db.Pos, path, "the name is taken by the pool of user %q of database %s, whose URL names no user (its pools are named %s.USER); rename one of them",
-					strings.TrimPrefix(db.Name, o.Name+"."), o.Name, o.Name)
+		for _, p := range pools {
+			if p.name == db.Name || p.prefix && strings.HasPrefix(db.Name, p.name) {
+				pattern := p.name
+				if p.prefix {
+					pattern += "USER"
+				}
+				d.errorAt(db.Pos, "databases."+db.Name, "the name is taken by a pool of %s (named %s); rename one of them", p.builder, pattern)
 			}
 		}
 	}
