@@ -107,6 +107,10 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			return nil
 		}
 		if err := px.Reload(next); err != nil {
+			if errors.Is(err, proxy.ErrShuttingDown) {
+				log.Warn("configuration not reloaded: motorpool is shutting down", "why", why)
+				return err
+			}
 			log.Error("reload failed; the running configuration keeps serving", "err", err)
 			return err
 		}
@@ -153,14 +157,14 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 			}
 			return err
 		case <-shutdown:
-			drainAndStop(log, px, served, drain)
+			drainAndStop(log, px, served, drain, sigs, reload)
 			return nil
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
 				reload("SIGHUP")
 			case syscall.SIGTERM:
-				drainAndStop(log, px, served, drain)
+				drainAndStop(log, px, served, drain, sigs, reload)
 				return nil
 			default:
 				log.Info("stopping")
@@ -178,14 +182,34 @@ func changeSummary(changes config.Changes) string {
 }
 
 // drainAndStop drains the proxy (SIGTERM, the console's SHUTDOWN) and waits for
-// Serve to return.
-func drainAndStop(log *slog.Logger, px *proxy.Proxy, served <-chan error, drain time.Duration) {
+// Serve to return. Signals still count meanwhile: SIGINT closes at once, without
+// waiting for the transactions still running; SIGHUP goes to reload, which the
+// proxy refuses now; another SIGTERM changes nothing.
+func drainAndStop(log *slog.Logger, px *proxy.Proxy, served <-chan error, drain time.Duration, sigs <-chan os.Signal, reload func(why string) error) {
 	log.Info("draining", "timeout", drain)
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	px.Shutdown(ctx)
-	cancel()
-	<-served
-	log.Info("stopped")
+	defer cancel()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		px.Shutdown(ctx)
+	}()
+	for {
+		select {
+		case <-drained:
+			<-served
+			log.Info("stopped")
+			return
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGINT:
+				log.Info("stopping without waiting for the drain")
+				px.Close()
+			case syscall.SIGHUP:
+				reload("SIGHUP")
+			}
+		}
+	}
 }
 
 // loadOrReport loads the configuration, printing its problems as check does.

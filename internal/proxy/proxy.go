@@ -295,6 +295,10 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.draining.Store(true)
+	// A reload under way finishes before the pools are closed; those after it
+	// see draining and change nothing.
+	p.regMu.Lock()
+	p.regMu.Unlock()
 	p.closeListeners()
 	p.cancel()
 	p.mu.Lock()

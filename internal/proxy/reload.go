@@ -23,9 +23,16 @@ import (
 // New pools are built before any pool is changed: if one cannot be built, Reload
 // closes those it built and returns the error, and the running configuration keeps
 // serving unchanged.
+//
+// Once Shutdown or Close has begun, Reload returns ErrShuttingDown and changes
+// nothing: a configuration applied then would only open server connections that no
+// client can use, and that Close might not see.
 func (p *Proxy) Reload(cfg *config.Config) error {
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
+	if p.draining.Load() {
+		return ErrShuttingDown
+	}
 	old := p.reg.Load()
 	asked := cfg.Listen
 	cfg = withListen(cfg, old.cfg)
