@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,11 +79,11 @@ func TestMonitorDashboard(t *testing.T) {
 	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('#recommendations').innerText.includes('connection_limit')`,
 		chromedp.WithPollingTimeout(time.Minute)))
 	run("wait for the recommendation", err)
-	recs, err := chromedp.Run(bctx, chromedp.Text(`#recommendations`))
+	recs, err := chromedp.Run(bctx, innerText(`#recommendations`))
 	run("recommendations", err)
-	diag, err := chromedp.Run(bctx, chromedp.Text(`#diagnosis`))
+	diag, err := chromedp.Run(bctx, innerText(`#diagnosis`))
 	run("diagnosis", err)
-	conns, err := chromedp.Run(bctx, chromedp.Text(`#conns`))
+	conns, err := chromedp.Run(bctx, innerText(`#conns`))
 	run("connections", err)
 	shot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	run("screenshot", err)
@@ -114,3 +115,9 @@ func save(t *testing.T, name string, png []byte) {
 }
 
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// innerText reads an element's text in one step: htmx may replace the element
+// between chromedp.Text's query of the node and its reading of it.
+func innerText(sel string) chromedp.Action[string] {
+	return chromedp.Evaluate[string](`document.querySelector(` + strconv.Quote(sel) + `).innerText`)
+}
