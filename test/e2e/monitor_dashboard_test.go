@@ -54,7 +54,7 @@ func TestMonitorDashboard(t *testing.T) {
 	}
 	card := `a.card[data-pool="` + e.DB + `"]`
 	run("load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(card)))
-	overview, err := chromedp.Run(bctx, chromedp.Text(card))
+	overview, err := chromedp.Run(bctx, innerText(card))
 	run("read the pool's card", err)
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	run("screenshot", err)
