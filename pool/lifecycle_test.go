@@ -354,3 +354,46 @@ func TestBrokenIdleConnectionsReplaced(t *testing.T) {
 		}
 	})
 }
+
+// TestExpireRetiresWhatIsOpenNow: Expire closes the idle connections at once and the
+// leased ones when released, returns the highest ID it expired, and leaves the
+// connections dialed after it alone; MinSize is refilled with new ones.
+func TestExpireRetiresWhatIsOpenNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBackend()
+		cfg := b.config()
+		cfg.MinSize = 2
+		p := newPool(t, cfg)
+		defer closePool(t, p)
+
+		idle := mustAcquire(t, p, "")
+		held := mustAcquire(t, p, "")
+		idle.Release()
+		time.Sleep(time.Minute) // the pool's clock starts at 0, which Expire's expiry cannot precede
+		synctest.Wait()
+		last := p.Expire()
+		if want := max(idle.ID(), held.ID()); last != want {
+			t.Fatalf("Expire returned %d, want the highest open ID %d", last, want)
+		}
+		synctest.Wait()
+		s := p.Stats()
+		if s.DestroyedBy[pool.DestroyLifetime] != 1 || s.Active != 1 {
+			t.Fatalf("after Expire: lifetime-closed %d active %d; want the idle one closed, the leased one kept",
+				s.DestroyedBy[pool.DestroyLifetime], s.Active)
+		}
+		if s.Idle != 1 {
+			t.Fatalf("idle %d: MinSize was not refilled with a new connection", s.Idle)
+		}
+		fresh := mustAcquire(t, p, "")
+		if fresh.ID() <= last {
+			t.Fatalf("got connection %d, expired at or below %d", fresh.ID(), last)
+		}
+		fresh.Release()
+		held.Release()
+		synctest.Wait()
+		if s := p.Stats(); s.DestroyedBy[pool.DestroyLifetime] != 2 || s.Total != 2 {
+			t.Fatalf("after the releases: lifetime-closed %d total %d; want 2, and the fresh one plus one for MinSize",
+				s.DestroyedBy[pool.DestroyLifetime], s.Total)
+		}
+	})
+}

@@ -345,3 +345,32 @@ func (p *Proxy) closing(db string) int {
 	}
 	return n
 }
+
+// buildPool builds a pool for s. A pool of a paused database is built cold (see
+// poolSpec.cold): a pool dials its min_connections as soon as it is built, before
+// syncHolds can hold it, and a pause opens no server connection until RESUME.
+// Once the pool is listed, warmUpLocked holds it and gives it its minimum back.
+func (p *Proxy) buildPool(s poolSpec) (*Pool, error) {
+	s.cold = p.IsPaused(s.database)
+	return newPool(p.proto, s, p.poolEvent)
+}
+
+// warmUpLocked gives the cold pools among pls, now listed (Pools), their
+// min_connections, once syncHolds has held those whose database is still paused:
+// they dial when it is resumed. The caller holds regMu, so that no reload changes
+// their settings meanwhile.
+func (p *Proxy) warmUpLocked(pls ...*Pool) {
+	var cold []*Pool
+	for _, pl := range pls {
+		if pl.cold.Swap(false) {
+			cold = append(cold, pl)
+		}
+	}
+	if len(cold) == 0 {
+		return
+	}
+	p.syncHolds()
+	for _, pl := range cold {
+		pl.core.Reconfigure(coreConfig(pl.Settings()).Settings())
+	}
+}

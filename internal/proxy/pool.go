@@ -56,6 +56,10 @@ type poolState struct {
 	// URL without a user), which the proxy removes once unused (see reap.go).
 	perUser bool
 
+	// cold is set on a pool built without its min_connections (poolSpec.cold)
+	// until Proxy.warmUp gives them back.
+	cold atomic.Bool
+
 	sessions  atomic.Int64 // open sessions
 	idleSince atomic.Int64 // when sessions last fell to 0, in Unix nanoseconds
 	retired   atomic.Bool  // replaced by a reload; closes when its last session ends
@@ -113,6 +117,9 @@ type poolSpec struct {
 	resetQuery              string
 	allowCleartext          bool
 	perUser                 bool // user is the client's (see poolState.perUser)
+	// cold builds the pool without its min_connections, until Proxy.warmUp: its
+	// database is paused, and a pool's first dials start as it is built.
+	cold bool
 }
 
 // validateIdleAfter is how long a server connection may sit idle before it is
@@ -136,6 +143,10 @@ func newPool(proto Protocol, s poolSpec, onEvent func(*Pool, pool.Event)) (*Pool
 	p.settings.Store(&s.settings)
 	p.idleSince.Store(time.Now().UnixNano())
 	cfg := coreConfig(s.settings)
+	if s.cold {
+		cfg.MinSize = 0
+		p.cold.Store(true)
+	}
 	cfg.Dial = func(ctx context.Context) (Backend, error) { return proto.Dial(ctx, t) }
 	cfg.Close = func(b Backend) { b.Close() }
 	// Usable is checked on every acquire, for free; a round trip only after a while

@@ -90,7 +90,7 @@ func (p *Proxy) warm(reg *registry) error {
 			if reg.pools[s.key] != nil {
 				continue
 			}
-			pl, err := newPool(p.proto, reg.specFor(db, s.svc, ""), p.poolEvent)
+			pl, err := p.buildPool(reg.specFor(db, s.svc, ""))
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,7 @@ func (r *registry) poolFor(p *Proxy, db *config.Database, req RouteRequest) (*Po
 	pl := r.pools[key]
 	if pl == nil {
 		var err error
-		if pl, err = newPool(p.proto, r.specFor(db, svc, user), p.poolEvent); err != nil {
+		if pl, err = p.buildPool(r.specFor(db, svc, user)); err != nil {
 			return nil, err
 		}
 		r.pools[key] = pl

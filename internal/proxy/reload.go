@@ -78,6 +78,9 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 	for _, pl := range old.seal(carried) {
 		p.retire(pl)
 	}
+	// Once the pools retired are listed as such: syncHolds forgets the holds of
+	// pools it does not list.
+	p.warmUpLocked(reg.all()...)
 	if asked != cfg.Listen {
 		p.log.Warn("listen address changed; restart motorpool to apply it", "old", cfg.Listen, "new", asked)
 	}

@@ -101,6 +101,11 @@ func (rt *Route) Open(c *Client) (*Session, error) {
 			pl.sessionEnded(p)
 			continue
 		}
+		if pl.cold.Load() {
+			p.regMu.Lock()
+			p.warmUpLocked(pl)
+			p.regMu.Unlock()
+		}
 		pl.Counters.Sessions.Add(1)
 		c.mu.Lock()
 		c.pool, c.session = pl.Name, pl
