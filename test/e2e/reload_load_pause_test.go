@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/motorpool/motorpool/internal/testenv"
 )
 
 // serverConnsOf counts the server connections of e's pools, those being opened
@@ -63,6 +65,49 @@ func TestReloadLoadPausedDatabaseOpensNothing(t *testing.T) {
 					return fmt.Errorf("pool %s: %d idle, %d active", pl.Name, st.Idle, st.Active)
 				}
 			}
+		}
+		return nil
+	})
+}
+
+// TestReloadLoadPausedDatabaseUserPoolOpensNothing: with a database URL that
+// names no user, a client's login builds a pool for its user. One built while
+// the database is paused opens none of its min_connections before RESUME; the
+// client is served after RESUME, and the pool then reaches its minimum.
+func TestReloadLoadPausedDatabaseUserPoolOpensNothing(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{ClientAuth: "trust", ServerUser: "-", URLParams: "min_connections=1"})
+	ctx := testCtx(t)
+	if err := e.Proxy.Pause(ctx, e.DB); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() {
+		conn, err := connectOrErr(t, e.DSN(testenv.TrustUser, "", ""))
+		if err == nil {
+			defer conn.Close(ctx)
+			_, err = conn.Exec(ctx, "SELECT 1")
+		}
+		served <- err
+	}()
+	eventually(t, time.Minute, "the client's pool built", func() error {
+		if userPool(e.Proxy, testenv.TrustUser) == nil {
+			return fmt.Errorf("no pool for %s yet", testenv.TrustUser)
+		}
+		return nil
+	})
+	if n := serverConnsOf(e); n != 0 {
+		t.Fatalf("%d server connections opened for a pool built while the database is paused; want none until RESUME", n)
+	}
+	if err := e.Proxy.Resume(e.DB); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("the client that logged in during the pause: %v", err)
+	}
+	eventually(t, time.Minute, "min_connections=1 after RESUME", func() error {
+		if st := userPool(e.Proxy, testenv.TrustUser).Core().Stats(); st.Idle+st.Active < 1 {
+			return fmt.Errorf("%d idle, %d active", st.Idle, st.Active)
 		}
 		return nil
 	})
