@@ -37,7 +37,7 @@ func (r *relay) bound(portal, stmt []byte) {
 	}
 }
 
-// executed adds the effect of the portal an Execute runs to the batch's, in order.
+// executed adds the effects of the portal an Execute runs to the batch's, in order.
 func (r *relay) executed(msg []byte) {
 	portal, _, ok := cstring(msg[headerLen:])
 	if !ok {
@@ -50,12 +50,16 @@ func (r *relay) executed(msg []byte) {
 	if eff == nil {
 		return
 	}
-	n := *eff
 	last := &r.batchEffect
 	for *last != nil {
 		last = &(*last).next
 	}
-	*last = &n
+	for ; eff != nil; eff = eff.next { // a copy: eff is the statement's, for every execution
+		n := *eff
+		n.next = nil
+		*last = &n
+		last = &n.next
+	}
 }
 
 // noteParse looks at a statement about to be prepared on sc when statements are not

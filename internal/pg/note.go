@@ -273,22 +273,36 @@ func inspectQuery(q []byte) *stmtNote {
 }
 
 // inspectStatements is inspectQuery for a query split into statements.
+//
+// The statements of a query without transaction control run in one implicit
+// transaction: its SETs and RESETs all stand, or (after an error) none does, as a
+// batch's. They are chained in order, and followed at ReadyForQuery like a batch's
+// (asyncpg's pool resets a connection it takes back with "SELECT
+// pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;"). With transaction
+// control among them, which of them stand is not known: the connection is marked for
+// a reset.
 func inspectStatements(stmts []sqlStatement) *stmtNote {
 	if len(stmts) == 1 {
 		return inspectSQL(stmts[0])
 	}
+	followable := !slices.ContainsFunc(stmts, transactionControl)
+	var chain *stmtNote
+	last := &chain
 	for _, st := range stmts {
 		n := inspectSQL(st)
 		switch {
 		case n == nil:
+			continue
 		case n.kind == noteDirty:
 			return n
-		default:
+		case !followable || n.kind != noteSet && n.kind != noteReset:
 			first, _ := firstWord(stripComments(st.text))
 			return &stmtNote{kind: noteDirty, what: first + " in a multi-statement query"}
 		}
+		*last = n
+		last = &n.next
 	}
-	return nil
+	return chain
 }
 
 // mayChangeState is inspectQuery's fast path: whether q's first word may start a
@@ -456,6 +470,17 @@ func transactionExit(q []byte) bool {
 		return second != "PREPARED"
 	case "PREPARE":
 		return second == "TRANSACTION"
+	}
+	return false
+}
+
+// transactionControl reports whether a statement may end its query's implicit
+// transaction or start a block: BEGIN, COMMIT, ROLLBACK and the like, and CALL and DO,
+// whose code may commit.
+func transactionControl(st sqlStatement) bool {
+	switch st.words[0] {
+	case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE", "CALL", "DO":
+		return true
 	}
 	return false
 }

@@ -59,7 +59,7 @@ func TestInspectQuery(t *testing.T) {
 		{"SET ROLE admin", dirty},
 		{"SET SESSION AUTHORIZATION admin", dirty},
 		{"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", dirty},
-		{"SET a = 1; SELECT 1", dirty},
+		{"SET a = 1; SELECT 1", set("a", "SET a = 1")},
 		{"SET search_path = ';'", dirty},
 		{"RESET ALL", reset("")},
 		{"RESET", reset("")},
@@ -87,7 +87,17 @@ func TestInspectQuery(t *testing.T) {
 		// State created past the first word, or in a later statement.
 		{"select 1; set role lowpriv", dirty},
 		{"begin; set session authorization lowpriv; commit", dirty},
-		{"select 1; set work_mem='61MB'", dirty},
+		{"select 1; set work_mem='61MB'", set("work_mem", "set work_mem='61MB'")},
+		// The statements of a query run in one implicit transaction: their SETs and
+		// RESETs are followed together, in order, unless transaction control may
+		// commit some of them and not others.
+		{"SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;", reset("")},
+		{"RESET ALL; SET a = 1; SET b = 2", &stmtNote{kind: noteReset,
+			next: &stmtNote{kind: noteSet, name: "a", sql: "SET a = 1", next: set("b", "SET b = 2")}}},
+		{"set a = 1; commit; select 1", dirty},
+		{"select 1; savepoint s; set a = 1", dirty},
+		{"call p(); reset a", dirty},
+		{"set a = 1; discard all", dirty},
 		{"begin; set work_mem='62MB'; commit", dirty},
 		{"begin; set local work_mem='62MB'; commit", nil},
 		{"select 'secret'::text as s into temp leak_a", dirty},
