@@ -281,8 +281,7 @@ func TestConsolePgBouncerTables(t *testing.T) {
 			"total_wait_time": {}, "avg_xact_count": {}, "avg_query_count": {}, "avg_client_bytes": {}, "avg_server_bytes": {},
 			"avg_xact_time": {}, "avg_query_time": {}, "avg_wait_time": {},
 		}},
-		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time",
-			"ptr", "link", "remote_pid", "pool", "uses", "held_seconds", "leaked"}, map[string]map[string]string{
+		{"SHOW SERVERS", append(slices.Clone(pgListColumns), "pool", "uses", "held_seconds", "leaked"), map[string]map[string]string{
 			"S": {"state": "active", "link": "7", "remote_pid": "4242", "pool": "shop"},
 		}},
 	}

@@ -21,20 +21,37 @@ type ClientConn struct {
 	State       string    `json:"state"` // login, idle, waiting, active
 	Addr        string    `json:"addr"`
 	Port        int       `json:"port"`
+	LocalAddr   string    `json:"local_addr"`
+	LocalPort   int       `json:"local_port"`
 	ConnectTime time.Time `json:"connect_time"`
-	Application string    `json:"application_name"`
+	// RequestTime is when the client last asked for a server connection (the
+	// start of its latest transaction in transaction mode), or ConnectTime.
+	RequestTime time.Time `json:"request_time"`
+	// WaitSeconds is how long it has been waiting for a server connection.
+	WaitSeconds float64 `json:"wait_seconds"`
+	Application string  `json:"application_name"`
 }
 
 // Clients lists the client connections, by ID.
 func (a *Admin) Clients() []ClientConn {
 	cs := a.px.Clients()
 	out := make([]ClientConn, 0, len(cs))
+	now := time.Now()
 	for _, c := range cs {
 		host, port := hostPort(c.Remote)
-		out = append(out, ClientConn{
+		local, localPort := hostPort(c.Local)
+		cc := ClientConn{
 			ID: c.ID, User: c.User, Database: c.Database, Pool: c.Pool, State: c.State.String(),
-			Addr: host, Port: port, ConnectTime: c.Accepted, Application: c.Application,
-		})
+			Addr: host, Port: port, LocalAddr: local, LocalPort: localPort,
+			ConnectTime: c.Accepted, RequestTime: c.Requested, Application: c.Application,
+		}
+		if cc.RequestTime.IsZero() {
+			cc.RequestTime = c.Accepted
+		}
+		if !c.WaitingSince.IsZero() {
+			cc.WaitSeconds = max(now.Sub(c.WaitingSince), 0).Seconds()
+		}
+		out = append(out, cc)
 	}
 	slices.SortFunc(out, func(x, y ClientConn) int { return cmp.Compare(x.ID, y.ID) })
 	return out
@@ -122,24 +139,50 @@ var pgServerState = map[string]string{
 	"creating": "new", "idle": "idle", "active": "active", "validating": "tested", "destroying": "closing",
 }
 
-// showClients is PgBouncer's SHOW CLIENTS. state is motorpool's (login,
-// idle, waiting, active); ptr is the client ID, as text as PgBouncer's
-// pointer is; pool is NULL while the client logs in.
+// pgListColumns are the columns of PgBouncer's SHOW CLIENTS and SHOW SERVERS, in its
+// order, so that scripts reading them by position work; motorpool's own follow.
+var pgListColumns = []string{"type", "user", "database", "state", "addr", "port", "local_addr", "local_port",
+	"connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr", "link", "remote_pid", "tls", "application_name"}
+
+// waitColumns splits a wait into PgBouncer's wait (whole seconds) and wait_us (the
+// microseconds beyond them).
+func waitColumns(seconds float64) (int, int) {
+	us := int(seconds * 1e6)
+	return us / 1e6, us % 1e6
+}
+
+// showClients is PgBouncer's SHOW CLIENTS. state is motorpool's (login, idle,
+// waiting, active); ptr is the client ID and link the ptr of the server connection it
+// holds, as text as PgBouncer's pointers are; remote_pid is 0 and tls NULL (not
+// reported); pool is NULL while the client logs in.
 func (a *Admin) showClients() *table {
-	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "ptr", "application_name", "pool")
+	t := newTable(append(slices.Clone(pgListColumns), "pool")...)
+	links := map[uint64]string{}
+	for _, s := range a.Servers() {
+		if s.Client != 0 {
+			links[s.Client] = strconv.FormatUint(s.ID, 10)
+		}
+	}
 	for _, c := range a.Clients() {
-		t.add("C", c.User, c.Database, c.State, c.Addr, c.Port, c.ConnectTime, strconv.FormatUint(c.ID, 10), c.Application, orNull(c.Pool))
+		wait, waitUS := waitColumns(c.WaitSeconds)
+		t.add("C", c.User, c.Database, c.State, c.Addr, c.Port, c.LocalAddr, c.LocalPort,
+			c.ConnectTime, c.RequestTime, wait, waitUS, 0, strconv.FormatUint(c.ID, 10), links[c.ID], 0, nil, c.Application,
+			orNull(c.Pool))
 	}
 	return t
 }
 
-// showServers is PgBouncer's SHOW SERVERS. ptr is the connection's ID in
-// its pool, link the holding client's ID (the ptr of SHOW CLIENTS), both
-// text as PgBouncer's pointers are, link "" when no client holds it (as
-// PgBouncer's), and remote_pid the server's process ID, 0 while dialing.
+// showServers is PgBouncer's SHOW SERVERS. ptr is the connection's ID in its pool,
+// link the holding client's ID (the ptr of SHOW CLIENTS), both text as PgBouncer's
+// pointers are, link "" when no client holds it (as PgBouncer's), remote_pid the
+// server's process ID, 0 while dialing, and application_name the holding client's.
+// local_addr, local_port and tls are NULL (not reported); wait and close_needed 0.
 func (a *Admin) showServers() *table {
-	t := newTable("type", "user", "database", "state", "addr", "port", "connect_time", "request_time",
-		"ptr", "link", "remote_pid", "pool", "uses", "held_seconds", "leaked")
+	t := newTable(append(slices.Clone(pgListColumns), "pool", "uses", "held_seconds", "leaked")...)
+	apps := map[uint64]string{}
+	for _, c := range a.Clients() {
+		apps[c.ID] = c.Application
+	}
 	now := time.Now()
 	for _, s := range a.Servers() {
 		req := s.ConnectTime
@@ -154,8 +197,9 @@ func (a *Admin) showServers() *table {
 		if n, err := strconv.Atoi(s.Port); err == nil {
 			port = n
 		}
-		t.add("S", s.User, s.Database, pgServerState[s.State], orNull(s.Addr), port, s.ConnectTime, req,
-			strconv.FormatUint(s.ID, 10), link, s.RemotePID, s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
+		t.add("S", s.User, s.Database, pgServerState[s.State], orNull(s.Addr), port, nil, nil,
+			s.ConnectTime, req, 0, 0, 0, strconv.FormatUint(s.ID, 10), link, s.RemotePID, nil, apps[s.Client],
+			s.Pool, s.Uses, s.HeldSeconds, s.Leaked)
 	}
 	return t
 }

@@ -53,6 +53,10 @@ type Client struct {
 	// acquires under way. Its state is made from them, so that it stays true whichever
 	// goroutine ends a lease (the server's, after the client went on with another).
 	held, waiting atomic.Int32
+	// requested is when the client last asked for a server connection (the start of
+	// its latest transaction in transaction mode), and waitSince when its acquires
+	// under way began, both as Unix nanoseconds: SHOW CLIENTS' request_time and wait.
+	requested, waitSince atomic.Int64
 	// between is set while a client holding a server connection for its session is
 	// between transactions: a shutdown ends it as it ends an idle client.
 	between atomic.Bool
@@ -89,7 +93,12 @@ func (c *Client) State() ClientState {
 type ClientInfo struct {
 	ID          uint64
 	Remote      string
+	Local       string // the proxy's address the client connected to
 	Accepted    time.Time
+	// Requested is when the client last asked for a server connection (zero if never).
+	Requested time.Time
+	// WaitingSince is when its wait for a server connection began, zero unless it waits.
+	WaitingSince time.Time
 	State       ClientState
 	Database    string
 	User        string
@@ -101,10 +110,17 @@ type ClientInfo struct {
 func (c *Client) Info() ClientInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ClientInfo{
-		ID: c.ID, Remote: c.Conn.RemoteAddr().String(), Accepted: c.Accepted, State: c.State(),
-		Database: c.database, User: c.user, Application: c.application, Pool: c.poolNameLocked(),
+	info := ClientInfo{
+		ID: c.ID, Remote: c.Conn.RemoteAddr().String(), Local: c.Conn.LocalAddr().String(), Accepted: c.Accepted,
+		State: c.State(), Database: c.database, User: c.user, Application: c.application, Pool: c.poolNameLocked(),
 	}
+	if t := c.requested.Load(); t != 0 {
+		info.Requested = time.Unix(0, t)
+	}
+	if info.State == StateWaiting {
+		info.WaitingSince = time.Unix(0, c.waitSince.Load())
+	}
+	return info
 }
 
 // poolNameLocked is the name of the client's pool as listings show it. The

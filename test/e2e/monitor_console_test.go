@@ -83,11 +83,11 @@ func TestMonitorConsoleShow(t *testing.T) {
 	}{
 		{"SHOW POOLS", []string{"database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode"}, 1},
 		{"SHOW STATS", []string{"database", "total_xact_count", "total_query_count", "total_received", "total_sent", "total_xact_time", "total_query_time", "total_wait_time", "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time", "avg_query_time", "avg_wait_time"}, 1},
-		{"SHOW CLIENTS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "ptr", "application_name"}, 1},
+		{"SHOW CLIENTS", pgBouncerListColumns, 1},
 		{"SHOW TOTALS", []string{"name", "value"}, 14},
 		{"SHOW STATS_TOTALS", []string{"database", "xact_count", "query_count", "bytes_received", "bytes_sent", "xact_time", "query_time", "wait_time"}, 1},
 		{"SHOW STATS_AVERAGES", []string{"database", "xact_count", "query_count", "bytes_received", "bytes_sent", "xact_time", "query_time", "wait_time"}, 1},
-		{"SHOW SERVERS", []string{"type", "user", "database", "state", "addr", "port", "connect_time", "request_time", "ptr", "link", "remote_pid"}, 1},
+		{"SHOW SERVERS", pgBouncerListColumns, 1},
 		{"SHOW USERS", []string{"name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections", "current_connections", "max_user_client_connections", "current_client_connections"}, 3},
 		{"SHOW LISTS", []string{"list", "items"}, 12},
 		{"SHOW DATABASES", []string{"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size", "reserve_pool_size", "server_lifetime", "pool_mode", "max_connections", "current_connections", "paused", "disabled"}, 1},
