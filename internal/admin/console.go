@@ -39,6 +39,9 @@ func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 		return nil, nil, fmt.Errorf("empty command")
 	}
 	verb, args := strings.ToUpper(words[0]), words[1:]
+	if verb != "SHOW" && a.statsOnly(user) {
+		return nil, nil, fmt.Errorf("%s needs an admin user: %s is in admin.stats_users, which may run SHOW commands only", verb, user)
+	}
 	switch verb {
 	case "SHOW":
 		if len(args) != 1 {
@@ -59,6 +62,13 @@ func (a *Admin) exec(ctx context.Context, user, command string) (*proxy.ConsoleR
 		return nil, nil, fmt.Errorf("%s is not supported: %s", verb, why)
 	}
 	return nil, nil, fmt.Errorf("unknown command %q; the console knows %s", words[0], strings.Join(ConsoleCommands, ", "))
+}
+
+// statsOnly reports whether user may only look: one of admin.stats_users and not of
+// admin.users.
+func (a *Admin) statsOnly(user string) bool {
+	cfg := a.px.Config()
+	return slices.Contains(cfg.Admin.StatsUsers, user) && !slices.Contains(cfg.Admin.Users, user)
 }
 
 // unsupportedShow says why PgBouncer's SHOW commands motorpool has no

@@ -130,9 +130,11 @@ func (d *decoder) validateAuth(s *source) {
 	if len(a.Users) == 0 && a.Query == nil && a.Type != AuthTrust && !anyURLLogin(s) {
 		d.warnAt(Pos{File: d.file}, "auth", "no users, no auth_query and no database URL with a user and password: no client can log in")
 	}
-	for _, name := range s.cfg.Admin.Users {
-		if _, ok := s.authPos[name]; !ok && a.Type != AuthTrust {
-			d.warnAt(Pos{File: d.file}, "admin.users", "%q is not a user under auth.users", truncate(name, 40))
+	for key, names := range map[string][]string{"admin.users": s.cfg.Admin.Users, "admin.stats_users": s.cfg.Admin.StatsUsers} {
+		for _, name := range names {
+			if _, ok := s.authPos[name]; !ok && a.Type != AuthTrust {
+				d.warnAt(Pos{File: d.file}, key, "%q is not a user under auth.users", truncate(name, 40))
+			}
 		}
 	}
 }

@@ -140,6 +140,9 @@ type Admin struct {
 	Listen string
 	// Users are the auth users allowed on the admin console.
 	Users []string
+	// StatsUsers may log in to the admin console too, and run its SHOW commands
+	// only (PgBouncer's stats_users): for monitoring agents and exporters.
+	StatsUsers []string
 	// Token is the bearer token of the HTTP API; "" means no token is
 	// needed (warned about when Listen is not a loopback address).
 	Token Secret

@@ -99,6 +99,7 @@ func (c *Config) globalEntries() []Entry {
 	}
 	l.add("admin.listen", c.Admin.Listen)
 	l.add("admin.users", strings.Join(c.Admin.Users, ","))
+	l.add("admin.stats_users", strings.Join(c.Admin.StatsUsers, ","))
 	l.secret("admin.token", c.Admin.Token)
 	for i, r := range c.Scaling.Rules {
 		l.add(fmt.Sprintf("scaling.rules[%d]", i), r.String())

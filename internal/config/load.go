@@ -279,7 +279,7 @@ func (d *decoder) decodeTLS(n *yaml.Node, cfg *Config) {
 
 func (d *decoder) decodeAdmin(n *yaml.Node, s *source) {
 	cfg := s.cfg
-	d.mapping(n, "admin", []string{"listen", "users", "token"}, func(key string, _, v *yaml.Node) {
+	d.mapping(n, "admin", []string{"listen", "users", "stats_users", "token"}, func(key string, _, v *yaml.Node) {
 		path := "admin." + key
 		switch key {
 		case "listen":
@@ -289,6 +289,8 @@ func (d *decoder) decodeAdmin(n *yaml.Node, s *source) {
 			}
 		case "users":
 			cfg.Admin.Users = d.list(v, path)
+		case "stats_users":
+			cfg.Admin.StatsUsers = d.list(v, path)
 		case "token":
 			var tok string
 			d.str(v, path, &tok)

@@ -43,7 +43,7 @@ func (p *Proxy) consoleRoute(c *Client, req RouteRequest) (*Route, bool, error) 
 		return nil, false, nil
 	}
 	reg := p.reg.Load()
-	if !slices.Contains(reg.cfg.Admin.Users, req.User) {
+	if !slices.Contains(reg.cfg.Admin.Users, req.User) && !slices.Contains(reg.cfg.Admin.StatsUsers, req.User) {
 		return nil, true, ErrNotAdmin
 	}
 	c.mu.Lock()

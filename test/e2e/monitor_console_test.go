@@ -143,10 +143,10 @@ func TestMonitorConsoleShow(t *testing.T) {
 	if got := byName(t, tcols, trows, "total_xact_count", "value"); got == "0" {
 		t.Errorf("SHOW TOTALS counted no transactions: %v", trows)
 	}
-	// The app client and this console are logged in; the pool's server
-	// connections log in as testenv.ScramUser.
+	// The app client and this console are logged in; the pool's server connections
+	// log in as testenv.ScramUser; the users are the three of auth.users and it.
 	cols, rows = consoleTable(t, ctx, con, "SHOW LISTS")
-	for list, want := range map[string]string{"databases": "1", "users": "3", "pools": "1", "used_clients": "2",
+	for list, want := range map[string]string{"databases": "1", "users": "4", "pools": "1", "used_clients": "2",
 		"login_clients": "0", "free_clients": "0", "free_servers": "0", "dns_names": "0", "dns_pending": "0"} {
 		if got := byName(t, cols, rows, list, "items"); got != want {
 			t.Errorf("SHOW LISTS %s = %s, want %s", list, got, want)

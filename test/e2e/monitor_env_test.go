@@ -28,6 +28,7 @@ import (
 const (
 	monAppUser, monAppPassword     = "app", "app-secret"
 	monAdminUser, monAdminPassword = "admin", "admin-secret"
+	monStatsUser, monStatsPassword = "monitoring", "monitoring-secret" // in admin.stats_users
 	monToken                       = "test-token"
 )
 
@@ -59,15 +60,16 @@ func startMonitoredAt(t *testing.T, hostport, db, urlParams string, window time.
 	u := url.URL{Scheme: "postgresql", Host: hostport, Path: "/" + db,
 		User: url.UserPassword(testenv.ScramUser, testenv.ScramPassword), RawQuery: "sslmode=disable&connection_limit=2&" + urlParams}
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-admin: { listen: 127.0.0.1:0, users: [%s], token: %s }
+admin: { listen: 127.0.0.1:0, users: [%s], stats_users: [%s], token: %s }
 auth:
   users:
+    %s: { password: %q }
     %s: { password: %q }
     %s: { password: %q }
 databases:
   %s:
     url: %q
-`, monAdminUser, monToken, monAppUser, monAppPassword, monAdminUser, monAdminPassword, db, u.String())
+`, monAdminUser, monStatsUser, monToken, monAppUser, monAppPassword, monAdminUser, monAdminPassword, monStatsUser, monStatsPassword, db, u.String())
 	cfg, err := config.Parse("monitor.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", yaml, err)
