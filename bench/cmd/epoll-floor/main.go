@@ -92,11 +92,11 @@ func run(listen, backend netip.AddrPort, raw sys) error {
 	if err := watch(ln); err != nil {
 		return err
 	}
-	peer := map[int]int{}
+	var peer fds // each relayed socket's other end
 	hangUp := func(fd int) {
-		p := peer[fd]
-		delete(peer, fd)
-		delete(peer, p)
+		p := peer.get(fd)
+		peer.set(fd, -1)
+		peer.set(p, -1)
 		unix.Close(fd)
 		unix.Close(p)
 	}
@@ -118,24 +118,44 @@ func run(listen, backend netip.AddrPort, raw sys) error {
 					fmt.Fprintln(os.Stderr, "epoll-floor:", err)
 					continue
 				}
-				peer[c], peer[s] = s, c
+				peer.set(c, s)
+				peer.set(s, c)
 				if err := errors.Join(watch(c), watch(s)); err != nil {
 					return err
 				}
 				continue
 			}
-			if _, ok := peer[fd]; !ok {
+			to := peer.get(fd)
+			if to < 0 {
 				continue // its peer hung up earlier in this batch
 			}
 			r, e := raw.call(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 			if e == unix.EAGAIN || e == unix.EINTR {
 				continue
 			}
-			if e != 0 || r == 0 || !raw.writeAll(peer[fd], buf[:r]) {
+			if e != 0 || r == 0 || !raw.writeAll(to, buf[:r]) {
 				hangUp(fd)
 			}
 		}
 	}
+}
+
+// fds maps a descriptor to another, -1 for none: a slice, not a map, so that the
+// loop costs what a C program's would.
+type fds []int
+
+func (m fds) get(fd int) int {
+	if fd < len(m) {
+		return m[fd]
+	}
+	return -1
+}
+
+func (m *fds) set(fd, to int) {
+	for fd >= len(*m) {
+		*m = append(*m, -1)
+	}
+	(*m)[fd] = to
 }
 
 // accept takes one client and opens its backend connection (blocking: a floor
