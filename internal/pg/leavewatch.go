@@ -7,7 +7,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // errClientGone ends the wait for a server connection of a client that hung up
@@ -86,22 +85,16 @@ func (lw *leaveWatch) watch() {
 	defer close(done)
 	gone := false
 	lw.raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		for {
-			n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // nothing yet: park until readable (or the deadline stop sets)
-			case 0:
-				gone = n == 0 // end of stream; else bytes to read
-			default:
-				gone = true // reset
-			}
-			return true
+		n, errno := peek(fd)
+		switch errno {
+		case syscall.EAGAIN:
+			return false // nothing yet: park until readable (or the deadline stop sets)
+		case 0:
+			gone = n == 0 // end of stream; else bytes to read
+		default:
+			gone = true // reset
 		}
+		return true
 	})
 	if gone {
 		lw.wait.cancel(errClientGone)

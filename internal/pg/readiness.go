@@ -46,16 +46,21 @@ func (w *idleWait) readable(fd uintptr) bool {
 		return true // woken by the poller: the read that follows finds out
 	}
 	w.first = false
+	_, err := peek(fd)
+	return err != syscall.EAGAIN // EAGAIN: nothing yet, park until the poller says readable;
+	// otherwise data, end of stream or an error the next read reports
+}
+
+// peek looks at whether a non-blocking socket has a byte to read without taking it:
+// 1 when it has, 0 at end of stream, EAGAIN when nothing has come yet, or another
+// error. It is a raw system call, for the reason rawConn gives.
+func peek(fd uintptr) (int, syscall.Errno) {
 	var b [1]byte
 	for {
-		_, _, err := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		n, _, err := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false // nothing yet: park until the poller says readable
+		if err != syscall.EINTR {
+			return int(n), err
 		}
-		return true // data, end of stream or an error the next read reports
 	}
 }
