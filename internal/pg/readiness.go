@@ -46,9 +46,10 @@ func (w *idleWait) readable(fd uintptr) bool {
 		return true // woken by the poller: the read that follows finds out
 	}
 	w.first = false
+	// Nothing yet (EAGAIN): park until the poller says readable. Otherwise data, end
+	// of stream or an error the next read reports.
 	_, err := peek(fd)
-	return err != syscall.EAGAIN // EAGAIN: nothing yet, park until the poller says readable;
-	// otherwise data, end of stream or an error the next read reports
+	return err != syscall.EAGAIN
 }
 
 // peek looks at whether a non-blocking socket has a byte to read without taking it:
