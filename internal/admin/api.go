@@ -92,15 +92,14 @@ func (a *Admin) apiCommand(verb string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var err error
 		cmd := verb
-		switch verb {
-		case "PAUSE", "RESUME", "KILL":
+		if _, ok := dbUsage[verb]; ok {
 			var args []string
 			if db := r.PathValue("db"); db != "" {
 				args = []string{db}
 				cmd += " " + quoteName(db)
 			}
 			_, err = a.dbCommand(r.Context(), "http", verb, args)
-		default:
+		} else {
 			_, err = a.control("http", verb)
 		}
 		var noDB noDatabaseError

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -74,6 +75,79 @@ func TestHTTPDatabaseCommands(t *testing.T) {
 	}
 	if a.px.IsPaused("shop") {
 		t.Error("shop paused by commands for another database")
+	}
+}
+
+// TestHTTPConnectionCommands: DISABLE, ENABLE, RECONNECT and WAIT_CLOSE over
+// HTTP do what the console's do, with the token, the name as it is in the
+// path, and 404 for a database the configuration does not have.
+func TestHTTPConnectionCommands(t *testing.T) {
+	a := newOddAdmin(t, "s3cret")
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	post := func(path, token string) int {
+		req, _ := http.NewRequest("POST", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		if resp.StatusCode == 200 && (json.NewDecoder(resp.Body).Decode(&body) != nil || body["ok"] == "") {
+			t.Errorf("POST %s: body %v, want {\"ok\": command}", path, body)
+		}
+		return resp.StatusCode
+	}
+	odd := url.PathEscape(oddName)
+	steps := []struct {
+		path     string
+		token    string
+		code     int
+		disabled bool // oddName's state afterwards
+	}{
+		{"/api/v1/disable/" + odd, "nope", 401, false},
+		{"/api/v1/disable/" + odd, "s3cret", 200, true},
+		{"/api/v1/enable/" + odd, "s3cret", 200, false},
+		{"/api/v1/enable/" + odd, "s3cret", 200, false}, // not disabled: nothing to do, as PgBouncer's
+		{"/api/v1/reconnect", "s3cret", 200, false},
+		{"/api/v1/wait_close", "s3cret", 200, false},
+		{"/api/v1/disable/nosuchdb", "s3cret", 404, false},
+		{"/api/v1/enable/nosuchdb", "s3cret", 404, false},
+		{"/api/v1/reconnect/nosuchdb", "s3cret", 404, false},
+		{"/api/v1/wait_close/nosuchdb", "s3cret", 404, false},
+	}
+	for _, s := range steps {
+		if c := post(s.path, s.token); c != s.code {
+			t.Errorf("POST %s: %d, want %d", s.path, c, s.code)
+		}
+		if got := a.px.IsDisabled(oddName); got != s.disabled {
+			t.Errorf("after POST %s: disabled %v, want %v", s.path, got, s.disabled)
+		}
+	}
+
+	// RECONNECT closes the server connection once released; WAIT_CLOSE returns
+	// once it is closed.
+	core := poolNamed(a.px, oddName).Core()
+	l, err := core.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := post("/api/v1/reconnect/"+odd, "s3cret"); c != 200 {
+		t.Fatalf("reconnect: %d", c)
+	}
+	waited := make(chan int)
+	go func() { waited <- post("/api/v1/wait_close/"+odd, "s3cret") }()
+	id := l.ID()
+	l.Release()
+	if c := <-waited; c != 200 {
+		t.Fatalf("wait_close: %d", c)
+	}
+	for _, c := range core.Conns() {
+		if c.ID <= id {
+			t.Errorf("server connection %d still open after RECONNECT and WAIT_CLOSE: %+v", c.ID, c)
+		}
 	}
 }
 

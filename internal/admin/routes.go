@@ -25,6 +25,10 @@ import (
 //	POST /api/v1/pause[/{db}]          PAUSE (token required)
 //	POST /api/v1/resume[/{db}]         RESUME (token required)
 //	POST /api/v1/kill/{db}             KILL (token required)
+//	POST /api/v1/disable/{db}          DISABLE (token required)
+//	POST /api/v1/enable/{db}           ENABLE (token required)
+//	POST /api/v1/reconnect[/{db}]      RECONNECT (token required)
+//	POST /api/v1/wait_close[/{db}]     WAIT_CLOSE (token required)
 //	POST /api/v1/reload                RELOAD (token required)
 //	POST /api/v1/shutdown              SHUTDOWN (token required)
 //	GET  /, /pools/{name}              the dashboard
@@ -43,6 +47,12 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/resume", a.authorized(a.apiCommand("RESUME")))
 	mux.HandleFunc("POST /api/v1/resume/{db}", a.authorized(a.apiCommand("RESUME")))
 	mux.HandleFunc("POST /api/v1/kill/{db}", a.authorized(a.apiCommand("KILL")))
+	mux.HandleFunc("POST /api/v1/disable/{db}", a.authorized(a.apiCommand("DISABLE")))
+	mux.HandleFunc("POST /api/v1/enable/{db}", a.authorized(a.apiCommand("ENABLE")))
+	mux.HandleFunc("POST /api/v1/reconnect", a.authorized(a.apiCommand("RECONNECT")))
+	mux.HandleFunc("POST /api/v1/reconnect/{db}", a.authorized(a.apiCommand("RECONNECT")))
+	mux.HandleFunc("POST /api/v1/wait_close", a.authorized(a.apiCommand("WAIT_CLOSE")))
+	mux.HandleFunc("POST /api/v1/wait_close/{db}", a.authorized(a.apiCommand("WAIT_CLOSE")))
 	mux.HandleFunc("POST /api/v1/reload", a.authorized(a.apiCommand("RELOAD")))
 	mux.HandleFunc("POST /api/v1/shutdown", a.authorized(a.apiCommand("SHUTDOWN")))
 
