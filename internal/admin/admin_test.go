@@ -219,7 +219,7 @@ func TestMetricValues(t *testing.T) {
 func TestConsoleErrors(t *testing.T) {
 	a, _ := newTestAdmin(t, "")
 	ctx := context.Background()
-	for _, cmd := range []string{"", "HELLO", "SHOW", "SHOW POOLS EXTRA", "SHOW NOTHING", "KILL", "PAUSE a b", "RESUME shop", "PAUSE nosuchdb", "RELOAD now", "RELOAD", "SHUTDOWN"} {
+	for _, cmd := range []string{"", "HELLO", "SHOW", "SHOW POOLS EXTRA", "SHOW NOTHING", "KILL", "PAUSE a b", "RESUME", "RESUME shop", "PAUSE nosuchdb", "RELOAD now", "RELOAD", "SHUTDOWN"} {
 		if _, err := a.Exec(ctx, "app", cmd); err == nil {
 			t.Errorf("%q succeeded", cmd)
 		}
@@ -435,7 +435,7 @@ func TestSetToken(t *testing.T) {
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	status := func(token string) int {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/resume", nil)
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/reconnect", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/motorpool/motorpool/internal/config"
 	"github.com/motorpool/motorpool/internal/monitor"
 )
 
@@ -75,6 +76,73 @@ func TestHTTPDatabaseCommands(t *testing.T) {
 	}
 	if a.px.IsPaused("shop") {
 		t.Error("shop paused by commands for another database")
+	}
+}
+
+// TestResumeNotPaused: RESUME of a database that is not paused, or of every
+// database when none is, fails on the console and over HTTP alike, as
+// PgBouncer's does; a database a reload removed while paused can still be
+// resumed, by name or with the rest.
+func TestResumeNotPaused(t *testing.T) {
+	a := newOddAdmin(t, "s3cret")
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	ctx := context.Background()
+	post := func(path string) int {
+		req, _ := http.NewRequest("POST", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	console := func(cmd string) bool {
+		_, err := a.Exec(ctx, "app", cmd)
+		return err == nil
+	}
+	removeOdd := func() {
+		t.Helper()
+		cfg, err := config.Parse("test.yaml", []byte(`
+auth: { users: { app: { password: x } } }
+admin: { users: [app] }
+databases:
+  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop" }
+`), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.px.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quoted, both := quoteName(oddName), a.px.Config()
+	if console("RESUME") || console("RESUME shop") {
+		t.Error("console: RESUME with nothing paused succeeded")
+	}
+	if c, d := post("/api/v1/resume"), post("/api/v1/resume/shop"); c != 400 || d != 400 {
+		t.Errorf("HTTP: RESUME with nothing paused: %d and %d, want 400", c, d)
+	}
+	if !console("PAUSE " + quoted) {
+		t.Fatal("PAUSE failed")
+	}
+	removeOdd()
+	if !console("RESUME " + quoted) {
+		t.Error("console: RESUME of a database removed while paused failed")
+	}
+	if console("RESUME "+quoted) || post("/api/v1/resume/"+url.PathEscape(oddName)) != 404 {
+		t.Error("RESUME of a database removed and resumed: want an error, 404 over HTTP")
+	}
+	if err := a.px.Reload(both); err != nil {
+		t.Fatal(err)
+	}
+	if !console("PAUSE " + quoted) {
+		t.Fatal("PAUSE failed")
+	}
+	removeOdd()
+	if c := post("/api/v1/resume"); c != 200 || a.px.IsPaused(oddName) {
+		t.Errorf("HTTP: RESUME of everything with a removed database paused: %d, paused %v", c, a.px.Paused())
 	}
 }
 

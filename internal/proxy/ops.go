@@ -128,8 +128,9 @@ func (p *Proxy) syncHolds() {
 	}
 }
 
-// Resume lifts a pause of database db, or every pause when db is "". It is an
-// error to resume a database that is not paused.
+// Resume lifts a pause of database db, or every pause when db is "". As with
+// PgBouncer's RESUME, it is an error to resume a database that is not paused,
+// or every database when none is.
 func (p *Proxy) Resume(db string) error {
 	if err := p.resume(db); err != nil {
 		return err
@@ -143,6 +144,8 @@ func (p *Proxy) resume(db string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch {
+	case db == "" && !o.all && len(o.dbs) == 0:
+		return fmt.Errorf("no database is paused")
 	case db == "":
 		o.all, o.dbs = false, nil
 	case o.dbs[db]:

@@ -142,6 +142,9 @@ func TestPauseWaitsForLeases(t *testing.T) {
 	if err := p.Resume("shop"); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Resume(""); err == nil {
+		t.Error("resume with no database paused succeeded")
+	}
 }
 
 func TestKillDropsClientsAndPauses(t *testing.T) {
