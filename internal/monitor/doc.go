@@ -6,8 +6,9 @@
 // It is policy only. A sampler outside the package reads each pool once a
 // second (pool.Stats, the proxy's traffic counters, the observer's query
 // times) into a [Reading] and hands it to [Monitor.Observe] with the time of
-// the reading. The monitor keeps a compact ring of per-second [Sample]s per
-// pool (the differences between consecutive readings), aggregates them over
+// the reading. The monitor keeps the last five minutes of per-second [Sample]s
+// per pool (the differences between consecutive readings) and sums of each
+// minute before them back to the hour, aggregates them over
 // sliding windows of 1 minute, 5 minutes and 1 hour ([Window]), and evaluates
 // the rules — [Health], [Conditions], [Recommend], [TrendsOf], [Diagnose] —
 // which are pure functions of windows, settings and [Thresholds]. The only

@@ -12,8 +12,9 @@ type Options struct {
 	// Thresholds are the rules' numbers. The zero value means
 	// DefaultThresholds.
 	Thresholds *Thresholds
-	// Capacity is how many samples each pool keeps. Zero means 3600: an hour
-	// at one sample a second.
+	// Capacity is how many seconds of history each pool keeps. Zero means
+	// 3600: an hour. The last five minutes (or Window, if longer) are kept
+	// second by second, the rest minute by minute.
 	Capacity int
 	// Window is the window health, alerts, recommendations and the diagnosis
 	// are judged on. Zero means one minute.
@@ -34,7 +35,7 @@ type Monitor struct {
 // poolState is one pool's history and the last judgment of it.
 type poolState struct {
 	info     PoolInfo
-	ring     ring
+	history  history
 	last     Reading
 	lastTime time.Time
 	seen     bool
@@ -90,7 +91,7 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 	defer m.mu.Unlock()
 	ps := m.pools[info.Name]
 	if ps == nil {
-		ps = &poolState{ring: newRing(m.capacity)}
+		ps = &poolState{history: newHistory(m.capacity, m.window)}
 		m.pools[info.Name] = ps
 	}
 	ps.info = info
@@ -98,10 +99,10 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 	if ps.seen {
 		prev = &ps.last
 	}
-	ps.ring.push(newSample(prev, ps.lastTime, &r, now))
+	ps.history.push(newSample(prev, ps.lastTime, &r, now))
 	ps.last, ps.lastTime, ps.seen = r, now, true
 
-	w := aggregate(&ps.ring, now, m.window)
+	w := aggregate(&ps.history, now, m.window)
 	status, reason := judge(ps.judged.status, w, m.t)
 	f, rs := ps.alerts.Update(conditions(w, m.t, &ps.alerts), now)
 	ps.judged = judgment{
@@ -126,7 +127,7 @@ func events(pool string, as []Alert) []Event {
 
 func (m *Monitor) symptoms(ps *poolState) Symptoms {
 	sy := Symptoms{
-		Baseline: aggregate(&ps.ring, ps.lastTime, Hour),
+		Baseline: aggregate(&ps.history, ps.lastTime, Hour),
 		Settings: ps.last.Settings,
 		Conns:    ps.last.Conns,
 	}

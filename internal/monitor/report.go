@@ -88,8 +88,8 @@ func (m *Monitor) Reports() []Report {
 
 func (m *Monitor) reportLocked(ps *poolState) Report {
 	now := ps.lastTime
-	w1, w5, w60 := aggregate(&ps.ring, now, Minute), aggregate(&ps.ring, now, FiveMinute), aggregate(&ps.ring, now, Hour)
-	judged := aggregate(&ps.ring, now, m.window)
+	w1, w5, w60 := aggregate(&ps.history, now, Minute), aggregate(&ps.history, now, FiveMinute), aggregate(&ps.history, now, Hour)
+	judged := aggregate(&ps.history, now, m.window)
 	st, r := &ps.last.Stats, &ps.last
 	util := st.Utilization
 	return Report{

@@ -11,14 +11,12 @@ type ring struct {
 	capacity int
 	head     int // index of the oldest sample
 	n        int
-	// scanned counts the samples window has visited: tests check that the
-	// per-second work does not read a whole hour of every pool.
-	scanned int
 }
 
 func newRing(capacity int) ring { return ring{capacity: capacity} }
 
-func (r *ring) push(s Sample) {
+// push adds s and returns the sample it overwrote, if the ring was full.
+func (r *ring) push(s Sample) (old Sample, full bool) {
 	if len(r.buf) < r.capacity {
 		if len(r.buf) == cap(r.buf) { // grow by doubling, never past capacity
 			buf := make([]Sample, len(r.buf), min(max(2*cap(r.buf), 64), r.capacity))
@@ -27,10 +25,12 @@ func (r *ring) push(s Sample) {
 		}
 		r.buf = append(r.buf, s) // head stays 0 until the ring is full
 		r.n++
-		return
+		return Sample{}, false
 	}
+	old = r.buf[r.head]
 	r.buf[r.head] = s
 	r.head = (r.head + 1) % len(r.buf)
+	return old, true
 }
 
 // at returns the i-th sample, 0 being the oldest.
@@ -61,7 +61,6 @@ func (r *ring) since(t time.Time) int {
 // window calls fn for each sample taken in (now-span, now].
 func (r *ring) window(now time.Time, span time.Duration, fn func(*Sample)) {
 	for i := r.since(now.Add(-span)); i < r.n; i++ {
-		r.scanned++
 		if s := r.at(i); !s.Time.After(now) {
 			fn(s)
 		}

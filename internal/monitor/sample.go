@@ -7,9 +7,9 @@ import (
 )
 
 // Sample is one second of one pool: gauges as read at the end of the second
-// and counts of what happened during it. It is kept small (about 200 bytes
-// plus a few bytes per distinct acquire-time bucket) so that an hour of it per
-// pool stays well under a megabyte.
+// and counts of what happened during it (about 250 bytes plus a few bytes per
+// distinct acquire-time bucket). A pool keeps five minutes of them; older
+// seconds are summed by the minute (see history).
 type Sample struct {
 	Time time.Time
 

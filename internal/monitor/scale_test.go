@@ -21,9 +21,9 @@ func hourOfIdle() (*Monitor, *sim) {
 func TestObservingAnIdlePoolReadsItsWindowNotTheHour(t *testing.T) {
 	m, s := hourOfIdle()
 	ps := m.pools["p"]
-	before := ps.ring.scanned
+	before := ps.history.scanned
 	m.Observe(PoolInfo{Name: "p"}, s.second(0, 0, 0, 0, 0), s.now)
-	if n := ps.ring.scanned - before; n > 2*60 {
+	if n := ps.history.scanned - before; n > 2*60 {
 		t.Errorf("one sample of an idle pool read %d samples; want at most its minute's (60) twice", n)
 	}
 	// A pool whose clients wait is diagnosed, against the hour.
@@ -43,9 +43,9 @@ func TestStatusReadsNoSample(t *testing.T) {
 		m.Observe(PoolInfo{Name: "p"}, s.second(2, 3, 10, 2*time.Second, 1), s.now)
 	}
 	ps := m.pools["p"]
-	before := ps.ring.scanned
+	before := ps.history.scanned
 	st, alerts, ok := m.Status("p")
-	if n := ps.ring.scanned - before; n != 0 {
+	if n := ps.history.scanned - before; n != 0 {
 		t.Errorf("Status read %d samples; want none", n)
 	}
 	r, _ := m.Report("p")
@@ -60,25 +60,32 @@ func TestStatusReadsNoSample(t *testing.T) {
 	}
 }
 
-// A pool holds as many samples as it has had, up to the capacity: a short-
-// lived pool (a reaped per-user pool) does not cost an hour's buffer.
-func TestRingGrowsWithItsSamples(t *testing.T) {
+// A pool holds as many samples as it has had, up to five minutes: a short-
+// lived pool (a reaped per-user pool) does not cost an hour's buffer, and a
+// pool with an hour of history holds five minutes of seconds and the rest in
+// minutes (300 samples and 55 minutes, where it held 3600 samples).
+func TestHistoryGrowsWithItsSamplesAndKeepsMinutes(t *testing.T) {
 	m := New(Options{})
 	s := newSim()
 	for range 10 {
 		m.Observe(PoolInfo{Name: "p"}, s.second(0, 0, 0, 0, 0), s.now)
 	}
-	if c := cap(m.pools["p"].ring.buf); c > 64 {
+	if c := cap(m.pools["p"].history.recent.buf); c > 64 {
 		t.Errorf("after 10 samples the ring's buffer holds %d", c)
 	}
 	for range 4000 {
 		m.Observe(PoolInfo{Name: "p"}, s.second(1, 0, 1, 0, 0), s.now)
 	}
-	ps := m.pools["p"]
-	if c, n := cap(ps.ring.buf), ps.ring.n; c != 3600 || n != 3600 {
-		t.Errorf("after 4010 samples the ring has %d of %d; want 3600 of 3600", n, c)
+	h := &m.pools["p"].history
+	if c, n := cap(h.recent.buf), h.recent.n; c != 300 || n != 300 {
+		t.Errorf("after 4010 samples the ring has %d of %d; want 300 of 300", n, c)
 	}
-	if w := aggregate(&ps.ring, s.now, Hour); w.Samples != 3600 || w.Acquired != 3600 {
-		t.Errorf("the hour's window has %d samples, %d acquires; want 3600, 3600", w.Samples, w.Acquired)
+	if n, c := len(h.minutes), cap(h.minutes); n > 55 || c > 55 {
+		t.Errorf("after 4010 samples the history has %d minutes (room for %d); want at most 55", n, c)
+	}
+	// 4010 samples: the ring's 300, 56 minutes of which the oldest was
+	// dropped and the newest has 50.
+	if w := aggregate(h, s.now, Hour); w.Samples != 300+54*60+50 || w.Acquired != uint64(w.Samples) {
+		t.Errorf("the hour's window has %d samples, %d acquires; want %d", w.Samples, w.Acquired, 300+54*60+50)
 	}
 }

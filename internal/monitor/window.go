@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/motorpool/motorpool/pool"
@@ -63,73 +65,154 @@ type Window struct {
 	MeanLifetime Duration `json:"closed_lifetime_mean_seconds"`
 }
 
-// aggregate folds the samples of r in (now-span, now] into a Window.
-func aggregate(r *ring, now time.Time, span time.Duration) Window {
-	w := Window{Span: Duration(span)}
-	var util, active, idle, waiting float64
-	var interval, waitSum, txTime, queryTime, lifetime, lease time.Duration
-	var bytesIn, bytesOut uint64
-	var hist pool.Histogram
-	r.window(now, span, func(s *Sample) {
-		w.Samples++
-		util += float64(s.Utilization)
-		w.UtilizationMax = max(w.UtilizationMax, float64(s.Utilization))
-		active += float64(s.ActiveMean)
-		idle += float64(s.Idle)
-		waiting += float64(s.WaitingMean)
-		// The gauge, or at least 1 if anyone waited during the second.
-		w.WaitingMax = max(w.WaitingMax, int(s.Waiting), int(math.Ceil(float64(s.WaitingMean))))
-		w.Acquired += uint64(s.Acquired)
-		w.Timeouts += uint64(s.Timeouts)
-		w.Unreachable += uint64(s.Unreachable)
-		w.ConnErrors += uint64(s.ConnErrors)
-		w.ValidationFailures += uint64(s.ValidationFailures)
-		w.Leaks += uint64(s.Leaks)
-		w.Created += uint64(s.Created)
-		w.Destroyed += uint64(s.Destroyed)
-		w.Errors += s.Errors()
-		w.Attempts += s.Attempts()
-		w.Transactions += uint64(s.Transactions)
-		w.Queries += uint64(s.Queries)
-		interval += s.Interval
-		lease += time.Duration(float64(s.ActiveMean) * float64(s.Interval))
-		waitSum += s.WaitSum
-		txTime += s.TxTime
-		queryTime += s.QueryTime
-		lifetime += s.LifetimeSum
-		bytesIn += s.BytesIn
-		bytesOut += s.BytesOut
-		for _, b := range s.waits {
-			hist.Buckets[b.bucket] += uint64(b.count)
-			hist.Count += uint64(b.count)
+// aggregate folds the samples of h in (now-span, now] into a Window; a
+// minute of the older history counts if its first sample does.
+func aggregate(h *history, now time.Time, span time.Duration) Window {
+	var t tally
+	h.window(now, span, func(m *minute) { t.add(&m.tally) }, t.addSample)
+	return t.window(span)
+}
+
+// tally sums samples as a Window needs them: gauges summed for their means
+// and kept as maxima, counts and times summed, the acquire-time histograms
+// merged. A minute of history is one.
+type tally struct {
+	samples                         int
+	util, active, idle, waiting     float64 // sums of the samples' means
+	utilMax                         float64
+	waitingMax                      int
+	acquired, timeouts, unreachable uint64
+	connErrors, validationFailures  uint64
+	leaks, created, destroyed       uint64
+	errors, attempts                uint64
+	transactions, queries           uint64
+	bytesIn, bytesOut               uint64
+	interval, lease, waitSum        time.Duration
+	txTime, queryTime, lifetime     time.Duration
+	waits                           []bucketCount // by bucket
+}
+
+func (t *tally) addSample(s *Sample) {
+	t.samples++
+	t.util += float64(s.Utilization)
+	t.utilMax = max(t.utilMax, float64(s.Utilization))
+	t.active += float64(s.ActiveMean)
+	t.idle += float64(s.Idle)
+	t.waiting += float64(s.WaitingMean)
+	// The gauge, or at least 1 if anyone waited during the second.
+	t.waitingMax = max(t.waitingMax, int(s.Waiting), int(math.Ceil(float64(s.WaitingMean))))
+	t.acquired += uint64(s.Acquired)
+	t.timeouts += uint64(s.Timeouts)
+	t.unreachable += uint64(s.Unreachable)
+	t.connErrors += uint64(s.ConnErrors)
+	t.validationFailures += uint64(s.ValidationFailures)
+	t.leaks += uint64(s.Leaks)
+	t.created += uint64(s.Created)
+	t.destroyed += uint64(s.Destroyed)
+	t.errors += s.Errors()
+	t.attempts += s.Attempts()
+	t.transactions += uint64(s.Transactions)
+	t.queries += uint64(s.Queries)
+	t.bytesIn += s.BytesIn
+	t.bytesOut += s.BytesOut
+	t.interval += s.Interval
+	t.lease += time.Duration(float64(s.ActiveMean) * float64(s.Interval))
+	t.waitSum += s.WaitSum
+	t.txTime += s.TxTime
+	t.queryTime += s.QueryTime
+	t.lifetime += s.LifetimeSum
+	t.waits = addWaits(t.waits, s.waits)
+}
+
+func (t *tally) add(o *tally) {
+	t.samples += o.samples
+	t.util += o.util
+	t.utilMax = max(t.utilMax, o.utilMax)
+	t.active += o.active
+	t.idle += o.idle
+	t.waiting += o.waiting
+	t.waitingMax = max(t.waitingMax, o.waitingMax)
+	t.acquired += o.acquired
+	t.timeouts += o.timeouts
+	t.unreachable += o.unreachable
+	t.connErrors += o.connErrors
+	t.validationFailures += o.validationFailures
+	t.leaks += o.leaks
+	t.created += o.created
+	t.destroyed += o.destroyed
+	t.errors += o.errors
+	t.attempts += o.attempts
+	t.transactions += o.transactions
+	t.queries += o.queries
+	t.bytesIn += o.bytesIn
+	t.bytesOut += o.bytesOut
+	t.interval += o.interval
+	t.lease += o.lease
+	t.waitSum += o.waitSum
+	t.txTime += o.txTime
+	t.queryTime += o.queryTime
+	t.lifetime += o.lifetime
+	t.waits = addWaits(t.waits, o.waits)
+}
+
+// addWaits adds the sparse histogram from to to, both ordered by bucket.
+func addWaits(to, from []bucketCount) []bucketCount {
+	for _, b := range from {
+		i, found := slices.BinarySearchFunc(to, b.bucket, func(c bucketCount, k uint8) int { return cmp.Compare(c.bucket, k) })
+		if found {
+			to[i].count += b.count
+		} else {
+			to = slices.Insert(to, i, b)
 		}
-	})
-	if w.Samples == 0 {
+	}
+	return to
+}
+
+// histogram returns the acquire times tallied.
+func (t *tally) histogram() pool.Histogram {
+	h := pool.Histogram{Sum: t.waitSum}
+	for _, b := range t.waits {
+		h.Buckets[b.bucket] += uint64(b.count)
+		h.Count += uint64(b.count)
+	}
+	return h
+}
+
+// window makes the tally of a span into its Window.
+func (t *tally) window(span time.Duration) Window {
+	w := Window{Span: Duration(span), Samples: t.samples}
+	if t.samples == 0 {
 		return w
 	}
-	n := float64(w.Samples)
-	w.Utilization, w.Active, w.Idle, w.Waiting = util/n, active/n, idle/n, waiting/n
+	w.UtilizationMax, w.WaitingMax = t.utilMax, t.waitingMax
+	w.Acquired, w.Timeouts, w.Unreachable = t.acquired, t.timeouts, t.unreachable
+	w.ConnErrors, w.ValidationFailures = t.connErrors, t.validationFailures
+	w.Leaks, w.Created, w.Destroyed = t.leaks, t.created, t.destroyed
+	w.Errors, w.Attempts = t.errors, t.attempts
+	w.Transactions, w.Queries = t.transactions, t.queries
+	n := float64(t.samples)
+	w.Utilization, w.Active, w.Idle, w.Waiting = t.util/n, t.active/n, t.idle/n, t.waiting/n
 	w.ErrorRate = ratio(w.Errors, w.Attempts)
-	hist.Sum = waitSum
+	hist := t.histogram()
 	w.AcquireMean = Duration(hist.Mean())
 	w.AcquireP50 = Duration(hist.Quantile(0.50))
 	w.AcquireP95 = Duration(hist.Quantile(0.95))
 	w.AcquireP99 = Duration(hist.Quantile(0.99))
-	w.TxTime, w.QueryTime, w.LeaseTime = Duration(txTime), Duration(queryTime), Duration(lease)
+	w.TxTime, w.QueryTime, w.LeaseTime = Duration(t.txTime), Duration(t.queryTime), Duration(t.lease)
 	if w.Transactions > 0 {
-		w.TxMean = Duration(txTime / time.Duration(w.Transactions))
+		w.TxMean = Duration(t.txTime / time.Duration(w.Transactions))
 	}
 	if w.Queries > 0 {
-		w.QueryMean = Duration(queryTime / time.Duration(w.Queries))
+		w.QueryMean = Duration(t.queryTime / time.Duration(w.Queries))
 	}
 	if w.Destroyed > 0 {
-		w.MeanLifetime = Duration(lifetime / time.Duration(w.Destroyed))
+		w.MeanLifetime = Duration(t.lifetime / time.Duration(w.Destroyed))
 	}
-	if secs := interval.Seconds(); secs > 0 {
+	if secs := t.interval.Seconds(); secs > 0 {
 		w.TPS = float64(w.Transactions) / secs
 		w.QPS = float64(w.Queries) / secs
-		w.BytesInRate = float64(bytesIn) / secs
-		w.BytesOutRate = float64(bytesOut) / secs
+		w.BytesInRate = float64(t.bytesIn) / secs
+		w.BytesOutRate = float64(t.bytesOut) / secs
 	}
 	return w
 }
