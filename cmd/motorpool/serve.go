@@ -84,6 +84,12 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 	reload := func(why string) error {
 		reloading.Lock()
 		defer reloading.Unlock()
+		// Checked before the diff too: a file that did not change would otherwise
+		// be logged as reloaded during the drain.
+		if px.Draining() {
+			log.Warn("configuration not reloaded: motorpool is shutting down", "why", why)
+			return proxy.ErrShuttingDown
+		}
 		next, err := load(file)
 		if err != nil {
 			log.Error("configuration rejected; the running one keeps serving", "file", file, "why", why, "err", err)

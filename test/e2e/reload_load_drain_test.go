@@ -104,3 +104,38 @@ func TestReloadLoadSignalsDuringDrain(t *testing.T) {
 		t.Fatalf("motorpool exited with %v after SIGINT", err)
 	}
 }
+
+// TestReloadLoadUnchangedFileDuringDrain: SIGHUP with the file unchanged during
+// SIGTERM's drain is refused like any other reload, not logged as a reload that
+// changed nothing.
+func TestReloadLoadUnchangedFileDuringDrain(t *testing.T) {
+	t.Parallel()
+	p := testenv.Postgres(t)
+	db := newDatabase(t, p)
+	cfg := filepath.Join(t.TempDir(), "motorpool.yaml")
+	writeConfig(t, cfg, setup{PoolSize: 2}, p, db)
+	d := startDaemon(t, cfg, "--drain-timeout", "1h")
+	holdTransactions(t, d.Addr, db, 1)
+
+	d.signal(t, syscall.SIGTERM)
+	eventually(t, time.Minute, "draining", func() error {
+		if !d.outputHas(`msg=draining`) {
+			return errors.New("no draining line yet")
+		}
+		return nil
+	})
+	d.signal(t, syscall.SIGHUP)
+	eventually(t, time.Minute, "the reload refused", func() error {
+		if !d.outputHas(`configuration not reloaded: motorpool is shutting down" why=SIGHUP`) {
+			return errors.New("no log line for SIGHUP yet")
+		}
+		return nil
+	})
+	if d.outputHas(`msg="configuration reloaded"`) {
+		t.Error("a reload was logged during the drain")
+	}
+	d.signal(t, syscall.SIGINT)
+	if err := d.wait(t, time.Minute); err != nil {
+		t.Fatalf("motorpool exited with %v after SIGINT", err)
+	}
+}
