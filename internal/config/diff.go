@@ -65,6 +65,11 @@ func Diff(old, new *Config) Changes {
 	var c Changes
 	oldSecs, newSecs := sectionMap(old), sectionMap(new)
 	c.Global = diffEntries(oldSecs[""], newSecs[""], globalEffect)
+	for i, ch := range c.Global {
+		if user, ok := strings.CutPrefix(ch.Key, "auth.users."); ok && strings.HasSuffix(user, ".password") {
+			c.Global[i].Effect = userPasswordEffect(old, new, strings.TrimSuffix(user, ".password"))
+		}
+	}
 	c.AddedDatabases, c.RemovedDatabases, c.ChangedDatabases = diffObjects("database ", old, new, oldSecs, newSecs)
 	c.AddedServices, c.RemovedServices, c.ChangedServices = diffObjects("service ", old, new, oldSecs, newSecs)
 	return c
@@ -204,6 +209,46 @@ func diffEntries(old, new []Entry, effect func(key string) Effect) []Change {
 		}
 	}
 	return out
+}
+
+// userPasswordEffect is how a change of user's auth.users password (or the
+// user's addition or removal) applies: client logins check the new one at
+// once, but a database whose URL names no user logs in to the server as each
+// client's user, with that user's cleartext password, so such a database's
+// pool for user is rebuilt.
+func userPasswordEffect(old, new *Config, user string) Effect {
+	if !perUserPools(new) || !cleartextPassword(old, user) && !cleartextPassword(new, user) {
+		return ApplyLive
+	}
+	return ApplyNewPool
+}
+
+// perUserPools reports whether a database of c has a pool per user (its URL
+// names no user).
+func perUserPools(c *Config) bool {
+	if c == nil {
+		return false
+	}
+	for _, d := range c.Databases {
+		if d.URL.User == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// cleartextPassword reports whether c gives user of auth.users a cleartext
+// password, the only kind sent on to the server (a hash cannot be).
+func cleartextPassword(c *Config, user string) bool {
+	if c == nil {
+		return false
+	}
+	for _, u := range c.Auth.Users {
+		if u.Name == user {
+			return u.Password.PasswordKind() == PasswordCleartext
+		}
+	}
+	return false
 }
 
 func globalEffect(key string) Effect {

@@ -83,8 +83,12 @@ func TestDiff(t *testing.T) {
 		{"log level is live", replace("level: info", "level: debug"), func(t *testing.T, c Changes) {
 			assert.Equal(t, []Change{{Key: "log.level", Old: "info", New: "debug", Effect: ApplyLive}}, c.Global)
 		}},
-		{"user password is redacted", replace("password: one", "password: two"), func(t *testing.T, c Changes) {
-			assert.Equal(t, []Change{{Key: "auth.users.app.password", Old: "xxxxx", New: "xxxxx", Effect: ApplyLive}}, c.Global)
+		{"user password is redacted, and rebuilds the user's pool of a database without a URL user", replace("password: one", "password: two"), func(t *testing.T, c Changes) {
+			assert.Equal(t, []Change{{Key: "auth.users.app.password", Old: "xxxxx", New: "xxxxx", Effect: ApplyNewPool}}, c.Global)
+			assert.Equal(t, "auth.users.app.password xxxxx -> xxxxx (new pool)\n", c.String())
+		}},
+		{"a user added needs a new pool too", replace("app: { password: one }", "app: { password: one }, bob: { password: b }"), func(t *testing.T, c Changes) {
+			assert.Equal(t, []Change{{Key: "auth.users.bob.password", New: "xxxxx", Effect: ApplyNewPool}}, c.Global)
 		}},
 		{"added and removed", func(s string) string {
 			s = replace(`  old: { url: "postgresql://h/old" }`, `  new: { url: "postgresql://h/new" }`)(s)
@@ -105,6 +109,34 @@ func TestDiff(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.check(t, Diff(base, mustParse(t, tt.change(diffBase))))
+		})
+	}
+}
+
+// TestDiffUserPasswordLive: a user's password change is live when no pool logs
+// in to the server with it: every database's URL names its user, or the
+// password is a hash, which is not sent on.
+func TestDiffUserPasswordLive(t *testing.T) {
+	t.Parallel()
+	const md5One, md5Two = "md5" + "0123456789abcdef0123456789abcdef", "md5" + "fedcba9876543210fedcba9876543210"
+	tests := []struct{ name, before, after string }{
+		{"every URL names a user", `
+			auth: { users: { app: { password: one } } }
+			databases: { shop: { url: "postgresql://app:pw@h/shop" } }`, `
+			auth: { users: { app: { password: two } } }
+			databases: { shop: { url: "postgresql://app:pw@h/shop" } }`},
+		{"hashes", `
+			auth: { type: md5, users: { app: { password: ` + md5One + ` } } }
+			databases: { shop: { url: "postgresql://h/shop" } }`, `
+			auth: { type: md5, users: { app: { password: ` + md5Two + ` } } }
+			databases: { shop: { url: "postgresql://h/shop" } }`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := Diff(mustParse(t, tt.before), mustParse(t, tt.after))
+			require.Len(t, c.Global, 1)
+			assert.Equal(t, ApplyLive, c.Global[0].Effect, c.String())
 		})
 	}
 }

@@ -215,6 +215,41 @@ databases:
 	assert.Equal(t, "shop", routedPool(t, p, RouteRequest{Database: "shop", User: "analyst"}).Name, "the reports service is gone")
 }
 
+// TestReloadUserPasswordEffect: what config.Diff says of a changed auth.users
+// password, as the reload's log shows it, is what Reload does to the user's
+// pool of a database whose URL names no user: a cleartext password, which that
+// pool logs in to the server with, rebuilds it (new pool); a hash, which it
+// cannot send on, keeps it (live).
+func TestReloadUserPasswordEffect(t *testing.T) {
+	t.Parallel()
+	const md5One, md5Two = "md5" + "0123456789abcdef0123456789abcdef", "md5" + "fedcba9876543210fedcba9876543210"
+	conf := func(auth string) string {
+		return "auth: " + auth + "\ndatabases:\n\town: { url: \"postgresql://127.0.0.1:1/own\" }\n"
+	}
+	tests := []struct {
+		name          string
+		before, after string
+		want          config.Effect
+	}{
+		{"cleartext", conf("{ users: { app: { password: one } } }"), conf("{ users: { app: { password: two } } }"), config.ApplyNewPool},
+		{"md5 hash", conf("{ type: md5, users: { app: { password: " + md5One + " } } }"), conf("{ type: md5, users: { app: { password: " + md5Two + " } } }"), config.ApplyLive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := newStubProxy(t, tt.before, nil)
+			req := RouteRequest{Database: "own", User: "app"}
+			before := routedPool(t, p, req)
+			next := parseConfig(t, tt.after)
+			changes := config.Diff(p.Config(), next)
+			require.NoError(t, p.Reload(next))
+			rebuilt := routedPool(t, p, req) != before
+			assert.Equal(t, tt.want, changes.Effect(), changes.String())
+			assert.Equal(t, changes.Effect() == config.ApplyNewPool, rebuilt, "the diff says %q; pool rebuilt: %v", changes.String(), rebuilt)
+		})
+	}
+}
+
 // recordingProto is a stubProto that keeps the server connections it opens, by
 // database.
 type recordingProto struct {
