@@ -3,6 +3,7 @@ package monitor
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -104,7 +105,11 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 
 	w := aggregate(&ps.history, now, m.window)
 	status, reason := judge(ps.judged.status, w, m.t)
-	f, rs := ps.alerts.Update(conditions(w, m.t, &ps.alerts), now)
+	var conds []Condition
+	if !retired(info.Name) {
+		conds = conditions(w, m.t, &ps.alerts)
+	}
+	f, rs := ps.alerts.Update(conds, now)
 	ps.judged = judgment{
 		status: status, reason: reason,
 		recommendations: Recommend(w, r.Settings, lifetimeOf(&r), m.t),
@@ -115,6 +120,20 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 		ps.judged.diagnosis = Diagnose(w, m.symptoms(ps), m.t)
 	}
 	return events(info.Name, f), events(info.Name, rs)
+}
+
+// retired reports whether a pool is one a reload replaced, serving its last
+// sessions until they end: the proxy lists it as "NAME (retired #N)" (see
+// proxy.Proxy.retire). Its load is its successor's to act on, so it raises no
+// alerts.
+func retired(name string) bool {
+	const mark = " (retired #"
+	i := strings.LastIndex(name, mark)
+	if i <= 0 {
+		return false
+	}
+	n, ok := strings.CutSuffix(name[i+len(mark):], ")")
+	return ok && n != "" && strings.Trim(n, "0123456789") == ""
 }
 
 func events(pool string, as []Alert) []Event {
