@@ -50,7 +50,7 @@ func (a *Admin) Sample(now time.Time, buf []pool.ConnInfo) []pool.ConnInfo {
 }
 
 func poolInfo(p *proxy.Pool) monitor.PoolInfo {
-	return monitor.PoolInfo{Name: p.Name, Database: p.Database, Service: p.Service, User: p.User}
+	return monitor.PoolInfo{Name: p.Name, Database: p.Database, Service: p.Service, User: p.User, Retired: p.Retired()}
 }
 
 // reading gathers what the monitor needs of one pool.

@@ -3,7 +3,6 @@ package monitor
 import (
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -58,6 +57,9 @@ type PoolInfo struct {
 	Database string `json:"database"`
 	Service  string `json:"service,omitempty"`
 	User     string `json:"user"`
+	// Retired marks a pool a reload replaced, serving its last sessions until they
+	// end: its load is its successor's to act on, so it raises no alerts.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // New returns a monitor.
@@ -106,7 +108,7 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 	w := aggregate(&ps.history, now, m.window)
 	status, reason := judge(ps.judged.status, w, m.t)
 	var conds []Condition
-	if !retired(info.Name) {
+	if !info.Retired {
 		conds = conditions(w, m.t, &ps.alerts)
 	}
 	f, rs := ps.alerts.Update(conds, now)
@@ -120,20 +122,6 @@ func (m *Monitor) Observe(info PoolInfo, r Reading, now time.Time) (fired, resol
 		ps.judged.diagnosis = Diagnose(w, m.symptoms(ps), m.t)
 	}
 	return events(info.Name, f), events(info.Name, rs)
-}
-
-// retired reports whether a pool is one a reload replaced, serving its last
-// sessions until they end: the proxy lists it as "NAME (retired #N)" (see
-// proxy.Proxy.retire). Its load is its successor's to act on, so it raises no
-// alerts.
-func retired(name string) bool {
-	const mark = " (retired #"
-	i := strings.LastIndex(name, mark)
-	if i <= 0 {
-		return false
-	}
-	n, ok := strings.CutSuffix(name[i+len(mark):], ")")
-	return ok && n != "" && strings.Trim(n, "0123456789") == ""
 }
 
 func events(pool string, as []Alert) []Event {
