@@ -91,19 +91,19 @@ func (c *Client) State() ClientState {
 
 // ClientInfo describes a client connection, for listings.
 type ClientInfo struct {
-	ID          uint64
-	Remote      string
-	Local       string // the proxy's address the client connected to
-	Accepted    time.Time
+	ID       uint64
+	Remote   string
+	Local    string // the proxy's address the client connected to
+	Accepted time.Time
 	// Requested is when the client last asked for a server connection (zero if never).
 	Requested time.Time
 	// WaitingSince is when its wait for a server connection began, zero unless it waits.
 	WaitingSince time.Time
-	State       ClientState
-	Database    string
-	User        string
-	Application string
-	Pool        string
+	State        ClientState
+	Database     string
+	User         string
+	Application  string
+	Pool         string
 }
 
 // Info returns a snapshot of the client.

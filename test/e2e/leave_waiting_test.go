@@ -92,4 +92,3 @@ func waiting(e *env) int {
 	}
 	return n
 }
-
