@@ -61,6 +61,13 @@ func TestReloadListsTheOldPoolUntilItCloses(t *testing.T) {
 		t.Errorf("SHOW CLIENTS by pool: %v; want one client in each", clients)
 	}
 	a.Sample(time.Now(), nil)
+	flagged := map[string]bool{}
+	for _, r := range a.Reports() {
+		flagged[r.Pool.Name] = r.Pool.Retired
+	}
+	if !flagged[retired] || flagged[e.DB] {
+		t.Errorf("reports' retired flags %v; want %s alone retired (it raises no alerts)", flagged, retired)
+	}
 	if len(seriesWith(t, a, "pool", retired)) == 0 {
 		t.Errorf("/metrics has no series of the old pool %s", retired)
 	}
