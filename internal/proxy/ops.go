@@ -72,9 +72,14 @@ func (p *Proxy) Pause(ctx context.Context, db string) error {
 	o.count()
 	o.mu.Unlock()
 	p.syncHolds()
+	return waitFor(ctx, func() bool { return p.serverConns(db) == 0 })
+}
+
+// waitFor polls done every 20 ms until it reports true or ctx ends.
+func waitFor(ctx context.Context, done func() bool) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for p.serverConns(db) > 0 {
+	for !done() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -301,16 +306,7 @@ func (p *Proxy) Reconnect(db string) error {
 // WaitClose waits until the server connections Reconnect closes for
 // database db (every database when db is "") are all closed, or ctx ends.
 func (p *Proxy) WaitClose(ctx context.Context, db string) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for p.closing(db) > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
+	return waitFor(ctx, func() bool { return p.closing(db) == 0 })
 }
 
 // closing counts the server connections of database db ("" for all) that
