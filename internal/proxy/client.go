@@ -54,9 +54,10 @@ type Client struct {
 	// goroutine ends a lease (the server's, after the client went on with another).
 	held, waiting atomic.Int32
 	// requested is when the client last asked for a server connection (the start of
-	// its latest transaction in transaction mode), and waitSince when its acquires
-	// under way began, both as Unix nanoseconds: SHOW CLIENTS' request_time and wait.
-	requested, waitSince atomic.Int64
+	// its latest transaction in transaction mode), in Unix nanoseconds: SHOW CLIENTS'
+	// request_time, and the start of its wait while it waits (a session acquires one
+	// server connection at a time).
+	requested atomic.Int64
 	// between is set while a client holding a server connection for its session is
 	// between transactions: a shutdown ends it as it ends an idle client.
 	between atomic.Bool
@@ -118,7 +119,7 @@ func (c *Client) Info() ClientInfo {
 		info.Requested = time.Unix(0, t)
 	}
 	if info.State == StateWaiting {
-		info.WaitingSince = time.Unix(0, c.waitSince.Load())
+		info.WaitingSince = info.Requested
 	}
 	return info
 }

@@ -50,11 +50,8 @@ var errUnusable = errors.New("server connection failed while idle")
 // it first waits for RESUME or the end of ctx.
 func (s *Session) Acquire(ctx context.Context) (Lease, error) {
 	c := s.client
-	now := time.Now().UnixNano()
-	c.requested.Store(now)
-	if c.waiting.Add(1) == 1 {
-		c.waitSince.Store(now)
-	}
+	c.requested.Store(time.Now().UnixNano())
+	c.waiting.Add(1)
 	defer c.waiting.Add(-1)
 	if err := s.waitResumed(ctx); err != nil {
 		return Lease{}, err
