@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -126,11 +127,8 @@ func (p *Proxy) syncHolds() {
 			delete(o.held, core)
 		}
 	}
-	for core := range o.held {
-		if !listed[core] { // closed since: nothing to give back
-			delete(o.held, core)
-		}
-	}
+	// Pools closed since have nothing to give back.
+	maps.DeleteFunc(o.held, func(core *pool.Pool[Backend], _ int) bool { return !listed[core] })
 }
 
 // Resume lifts a pause of database db, or every pause when db is "". As with
@@ -337,11 +335,7 @@ func (p *Proxy) closing(db string) int {
 			n += left
 		}
 	}
-	for core := range o.closing {
-		if !listed[core] { // closed since
-			delete(o.closing, core)
-		}
-	}
+	maps.DeleteFunc(o.closing, func(core *pool.Pool[Backend], _ uint64) bool { return !listed[core] }) // closed since
 	return n
 }
 
