@@ -131,9 +131,10 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 		for _, c := range ConsoleCommands {
 			t.add(c)
 		}
-	case "MEM", "FDS", "SOCKETS", "ACTIVE_SOCKETS", "DNS_HOSTS", "DNS_ZONES":
-		return nil, nil, fmt.Errorf("SHOW %s is not supported: %s", what, unsupportedShow[what])
 	default:
+		if why, ok := unsupportedShow[what]; ok {
+			return nil, nil, fmt.Errorf("SHOW %s is not supported: %s", what, why)
+		}
 		return nil, nil, fmt.Errorf("unknown SHOW %s; the console knows %s", what, strings.Join(ConsoleCommands, ", "))
 	}
 	types := make([]string, len(t.types))
