@@ -93,35 +93,23 @@ type tally struct {
 }
 
 func (t *tally) addSample(s *Sample) {
-	t.samples++
-	t.util += float64(s.Utilization)
-	t.utilMax = max(t.utilMax, float64(s.Utilization))
-	t.active += float64(s.ActiveMean)
-	t.idle += float64(s.Idle)
-	t.waiting += float64(s.WaitingMean)
-	// The gauge, or at least 1 if anyone waited during the second.
-	t.waitingMax = max(t.waitingMax, int(s.Waiting), int(math.Ceil(float64(s.WaitingMean))))
-	t.acquired += uint64(s.Acquired)
-	t.timeouts += uint64(s.Timeouts)
-	t.unreachable += uint64(s.Unreachable)
-	t.connErrors += uint64(s.ConnErrors)
-	t.validationFailures += uint64(s.ValidationFailures)
-	t.leaks += uint64(s.Leaks)
-	t.created += uint64(s.Created)
-	t.destroyed += uint64(s.Destroyed)
-	t.errors += s.Errors()
-	t.attempts += s.Attempts()
-	t.transactions += uint64(s.Transactions)
-	t.queries += uint64(s.Queries)
-	t.bytesIn += s.BytesIn
-	t.bytesOut += s.BytesOut
-	t.interval += s.Interval
-	t.lease += time.Duration(float64(s.ActiveMean) * float64(s.Interval))
-	t.waitSum += s.WaitSum
-	t.txTime += s.TxTime
-	t.queryTime += s.QueryTime
-	t.lifetime += s.LifetimeSum
-	t.waits = addWaits(t.waits, s.waits)
+	u := float64(s.Utilization)
+	t.add(&tally{
+		samples: 1,
+		util:    u, utilMax: u,
+		active: float64(s.ActiveMean), idle: float64(s.Idle), waiting: float64(s.WaitingMean),
+		// The gauge, or at least 1 if anyone waited during the second.
+		waitingMax: max(int(s.Waiting), int(math.Ceil(float64(s.WaitingMean)))),
+		acquired:   uint64(s.Acquired), timeouts: uint64(s.Timeouts), unreachable: uint64(s.Unreachable),
+		connErrors: uint64(s.ConnErrors), validationFailures: uint64(s.ValidationFailures),
+		leaks: uint64(s.Leaks), created: uint64(s.Created), destroyed: uint64(s.Destroyed),
+		errors: s.Errors(), attempts: s.Attempts(),
+		transactions: uint64(s.Transactions), queries: uint64(s.Queries),
+		bytesIn: s.BytesIn, bytesOut: s.BytesOut,
+		interval: s.Interval, lease: time.Duration(float64(s.ActiveMean) * float64(s.Interval)), waitSum: s.WaitSum,
+		txTime: s.TxTime, queryTime: s.QueryTime, lifetime: s.LifetimeSum,
+		waits: s.waits,
+	})
 }
 
 func (t *tally) add(o *tally) {
