@@ -35,6 +35,16 @@ type Config struct {
 	Warnings []*Problem
 }
 
+// User looks up a user of auth.users by name; it returns nil when there is none.
+func (c *Config) User(name string) *User {
+	for i := range c.Auth.Users {
+		if c.Auth.Users[i].Name == name {
+			return &c.Auth.Users[i]
+		}
+	}
+	return nil
+}
+
 // Database looks up a database by name; it returns nil when there is none.
 func (c *Config) Database(name string) *Database {
 	for _, d := range c.Databases {

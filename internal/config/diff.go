@@ -243,12 +243,8 @@ func cleartextPassword(c *Config, user string) bool {
 	if c == nil {
 		return false
 	}
-	for _, u := range c.Auth.Users {
-		if u.Name == user {
-			return u.Password.PasswordKind() == PasswordCleartext
-		}
-	}
-	return false
+	u := c.User(user)
+	return u != nil && u.Password.PasswordKind() == PasswordCleartext
 }
 
 func globalEffect(key string) Effect {

@@ -77,10 +77,8 @@ func (r *registry) specFor(db *config.Database, svc *config.Service, user string
 	if user != "" {
 		s.name += "." + user
 		s.user, s.password, s.perUser = user, "", true
-		for _, u := range r.cfg.Auth.Users {
-			if u.Name == user && u.Password.PasswordKind() == config.PasswordCleartext {
-				s.password = string(u.Password)
-			}
+		if u := r.cfg.User(user); u != nil && u.Password.PasswordKind() == config.PasswordCleartext {
+			s.password = string(u.Password)
 		}
 	}
 	return s

@@ -139,13 +139,11 @@ func (r *registry) userCredentials(p *Proxy, user string) Credentials {
 	case config.AuthMD5:
 		cr.Method = AuthMD5
 	}
-	for _, u := range r.cfg.Auth.Users {
-		if u.Name == user {
-			if u.Password.PasswordKind() == config.PasswordCleartext {
-				cr.Password = string(u.Password)
-			} else {
-				cr.Secret = string(u.Password)
-			}
+	if u := r.cfg.User(user); u != nil {
+		if u.Password.PasswordKind() == config.PasswordCleartext {
+			cr.Password = string(u.Password)
+		} else {
+			cr.Secret = string(u.Password)
 		}
 	}
 	return cr
