@@ -126,17 +126,31 @@ func isFatal(err error) bool {
 
 // serverErrorCode returns the SQLSTATE of an ErrorResponse message (header
 // included), or "" if it has none.
-func serverErrorCode(msg []byte) string {
+func serverErrorCode(msg []byte) string { return string(errorField(msg, 'C')) }
+
+// serverErrorFatal reports whether an ErrorResponse message (header included)
+// ends the server's session: severity FATAL or PANIC.
+func serverErrorFatal(msg []byte) bool {
+	v := errorField(msg, 'V') // not localized; since PostgreSQL 9.6
+	if v == nil {
+		v = errorField(msg, 'S')
+	}
+	return string(v) == "FATAL" || string(v) == "PANIC"
+}
+
+// errorField returns the value of field f of an ErrorResponse or NoticeResponse
+// message (header included), or nil if it has none.
+func errorField(msg []byte, f byte) []byte {
 	for b := msg[headerLen:]; len(b) > 0 && b[0] != 0; {
 		field := b[0]
 		v, rest, ok := cstring(b[1:])
 		if !ok {
-			return ""
+			return nil
 		}
-		if field == 'C' {
-			return string(v)
+		if field == f {
+			return v
 		}
 		b = rest
 	}
-	return ""
+	return nil
 }

@@ -102,6 +102,9 @@ func (p *pumpState) chunk() error {
 			return err
 		}
 		settle = s
+		if forward && msg[0] == msgErrorResponse && serverErrorFatal(msg) {
+			c.serverFatal = true
+		}
 		if (len(synth) > 0 || !forward) && !copying {
 			p.out = append(p.out, p.rd.buf[start:p.rd.r]...)
 			copying = true
@@ -355,10 +358,11 @@ func (sc *ServerConn) lost(err error) {
 	})
 	sc.q.reset()
 	var lease proxy.Lease
-	tell := false
+	tell, told := false, false
 	if c != nil {
 		lease = sc.unbindLocked()
 		tell = !c.gone && (pending || c.sess.Mode() == proxy.ModeSession)
+		told = c.serverFatal
 	}
 	sc.mu.Unlock()
 	sc.broken.Store(true)
@@ -366,7 +370,10 @@ func (sc *ServerConn) lost(err error) {
 	if c == nil {
 		return
 	}
-	if tell {
+	switch {
+	case told: // as a direct connection ends: the server's FATAL, then nothing
+		c.close()
+	case tell:
 		c.abort(lostError(err), err)
 	}
 	c.sess.Destroy(lease, err)

@@ -29,9 +29,13 @@ type relay struct {
 	// gone is set, under the bound server's mu, when the client has left or is being
 	// ended; the pump then discards what the server sends. settings is the session
 	// state the client expects; while bound it changes only under the server's mu.
-	gone     bool
-	settings settings
-	startup  settings // the settings of the client's startup packet
+	gone bool
+	// serverFatal is set, under the bound server's mu, once a FATAL error from the
+	// server was relayed to the client: the server is ending the connection, and the
+	// client, told so in the server's words, is ended without a second error.
+	serverFatal bool
+	settings    settings
+	startup     settings // the settings of the client's startup packet
 
 	wmu  sync.Mutex // serializes writes to the client
 	werr error      // first write error; later writes are dropped
