@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -156,6 +157,21 @@ type Admin struct {
 	// Token is the bearer token of the HTTP API; "" means no token is
 	// needed (warned about when Listen is not a loopback address).
 	Token Secret
+	// AllowedHosts are the host names, besides IP literals and localhost, that
+	// the Host header of an HTTP request may name (any port, any case), against
+	// DNS rebinding; other requests are refused. "*.example.com" allows every
+	// name under example.com, not example.com itself. Empty (the default) checks
+	// Host only when Listen is a loopback address (see Loopback): beyond
+	// loopback, the API is reached by names motorpool cannot guess, so Host is
+	// checked only when AllowedHosts is set. A reload applies it live.
+	AllowedHosts []string
+}
+
+// Loopback reports whether Listen is a loopback address: localhost, an
+// address of 127.0.0.0/8 or ::1.
+func (a Admin) Loopback() bool {
+	host, _, err := net.SplitHostPort(a.Listen)
+	return err == nil && isLoopback(host)
 }
 
 // Secret is a password or token. It prints as "xxxxx" (or "" when empty)

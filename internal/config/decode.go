@@ -197,6 +197,12 @@ func (d *decoder) number(n *yaml.Node, path string, dst *float64) bool {
 
 // list decodes a sequence of strings. A null node is an empty list.
 func (d *decoder) list(n *yaml.Node, path string) []string {
+	return d.checkedList(n, path, nil)
+}
+
+// checkedList is list keeping only the items check accepts; check records
+// the problem with an item it refuses. A nil check accepts every item.
+func (d *decoder) checkedList(n *yaml.Node, path string, check func(item *yaml.Node, path, v string) bool) []string {
 	n = d.resolve(n)
 	if n == nil || isNull(n) {
 		return nil
@@ -207,7 +213,8 @@ func (d *decoder) list(n *yaml.Node, path string) []string {
 	}
 	var out []string
 	for i, item := range n.Content {
-		if v, ok := d.scalar(item, fmt.Sprintf("%s[%d]", path, i)); ok {
+		itemPath := fmt.Sprintf("%s[%d]", path, i)
+		if v, ok := d.scalar(item, itemPath); ok && (check == nil || check(item, itemPath, v)) {
 			out = append(out, v)
 		}
 	}

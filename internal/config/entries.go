@@ -101,6 +101,7 @@ func (c *Config) globalEntries() []Entry {
 	l.add("admin.users", strings.Join(c.Admin.Users, ","))
 	l.add("admin.stats_users", strings.Join(c.Admin.StatsUsers, ","))
 	l.secret("admin.token", c.Admin.Token)
+	l.add("admin.allowed_hosts", strings.Join(c.Admin.AllowedHosts, ","))
 	for i, r := range c.Scaling.Rules {
 		l.add(fmt.Sprintf("scaling.rules[%d]", i), r.String())
 	}

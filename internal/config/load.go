@@ -279,7 +279,7 @@ func (d *decoder) decodeTLS(n *yaml.Node, cfg *Config) {
 
 func (d *decoder) decodeAdmin(n *yaml.Node, s *source) {
 	cfg := s.cfg
-	d.mapping(n, "admin", []string{"listen", "users", "stats_users", "token"}, func(key string, _, v *yaml.Node) {
+	d.mapping(n, "admin", []string{"listen", "users", "stats_users", "token", "allowed_hosts"}, func(key string, _, v *yaml.Node) {
 		path := "admin." + key
 		switch key {
 		case "listen":
@@ -295,6 +295,9 @@ func (d *decoder) decodeAdmin(n *yaml.Node, s *source) {
 			var tok string
 			d.str(v, path, &tok)
 			cfg.Admin.Token = Secret(tok)
+		case "allowed_hosts":
+			cfg.Admin.AllowedHosts = d.checkedList(v, path, d.allowedHost)
+			cfg.Origins[path] = fileOrigin(d.pos(v))
 		}
 	})
 }
