@@ -123,6 +123,7 @@ func runServe(stderr io.Writer, file string, drain time.Duration) error {
 		adapter.SetTLS(nextTLS, next.TLS.Mode == config.TLSRequire)
 		adapter.Reloaded()
 		console.SetToken(string(next.Admin.Token))
+		console.SetAllowedHosts(next.Admin.AllowedHosts)
 		level.Set(next.Log.Level)
 		logs.SetFormat(next.Log.Format)
 		log.Info("configuration reloaded", "why", why, "changes", changeSummary(changes))

@@ -32,6 +32,7 @@ func newAdmin(cfg *config.Config, px *proxy.Proxy, log *slog.Logger, controls ad
 	adm := admin.New(admin.Options{
 		Proxy: px, Monitor: monitor.New(monitor.Options{}), Version: fullVersion(),
 		Controls: controls, Token: string(cfg.Admin.Token), Log: log,
+		Loopback: cfg.Admin.Loopback(), AllowedHosts: cfg.Admin.AllowedHosts,
 	})
 	px.SetConsole(adm)
 	px.SetObserver(adm.Observer())

@@ -33,6 +33,16 @@ type Options struct {
 	// the HTTP endpoints that change state; without one those endpoints are
 	// refused. Admin.SetToken replaces it.
 	Token string
+	// Loopback says the HTTP API is served on a loopback address only
+	// (config.Admin.Loopback): the Host header of its requests is then checked
+	// even when AllowedHosts is empty, against DNS rebinding.
+	Loopback bool
+	// AllowedHosts are the host names, besides IP literals and localhost, that
+	// the Host header of an HTTP request may name (config.Admin.AllowedHosts;
+	// "*.example.com" for the names under example.com); other requests are
+	// answered 421 Misdirected Request. When empty and Loopback is false, every
+	// Host is answered. Admin.SetAllowedHosts replaces them.
+	AllowedHosts []string
 	// Log receives alert transitions and admin operations. Nil discards.
 	Log *slog.Logger
 }
@@ -45,6 +55,8 @@ type Admin struct {
 	version  string
 	controls Controls
 	token    atomic.Pointer[string] // Options.Token, until SetToken
+	loopback bool                   // Options.Loopback
+	hosts    atomic.Pointer[hostPolicy]
 	log      *slog.Logger
 
 	reg *prometheus.Registry
@@ -59,9 +71,10 @@ func New(o Options) *Admin {
 	}
 	a := &Admin{
 		px: o.Proxy, mon: o.Monitor, version: o.Version, controls: o.Controls,
-		log: o.Log,
+		loopback: o.Loopback, log: o.Log,
 	}
 	a.SetToken(o.Token)
+	a.SetAllowedHosts(o.AllowedHosts)
 	a.obs = newObserver()
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(a.obs, &poolCollector{a: a},
@@ -74,6 +87,11 @@ func New(o Options) *Admin {
 // old token stops working (configuration reload). An empty token refuses the
 // state-changing endpoints.
 func (a *Admin) SetToken(token string) { a.token.Store(&token) }
+
+// SetAllowedHosts replaces Options.AllowedHosts for the requests that arrive
+// from now on (configuration reload). Options.Loopback stays: the listen
+// address does not change without a restart.
+func (a *Admin) SetAllowedHosts(names []string) { a.hosts.Store(newHostPolicy(a.loopback, names)) }
 
 // Observer returns the proxy observer that records transaction and query
 // durations for the metrics and the monitor.

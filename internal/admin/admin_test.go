@@ -47,7 +47,8 @@ services:
 `)
 }
 
-// newTestAdminYAML returns an Admin over a proxy configured by yaml.
+// newTestAdminYAML returns an Admin over a proxy configured by yaml, its Host
+// check set from the admin section as the daemon sets it.
 func newTestAdminYAML(t *testing.T, token, yaml string) (*Admin, *proxy.Proxy) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml), nil)
@@ -59,7 +60,8 @@ func newTestAdminYAML(t *testing.T, token, yaml string) (*Admin, *proxy.Proxy) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { px.Close() })
-	a := New(Options{Proxy: px, Monitor: monitor.New(monitor.Options{}), Version: "test", Token: token})
+	a := New(Options{Proxy: px, Monitor: monitor.New(monitor.Options{}), Version: "test", Token: token,
+		Loopback: cfg.Admin.Loopback(), AllowedHosts: cfg.Admin.AllowedHosts})
 	return a, px
 }
 

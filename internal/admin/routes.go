@@ -32,6 +32,10 @@ import (
 //	POST /api/v1/reload                RELOAD (token required)
 //	POST /api/v1/shutdown              SHUTDOWN (token required)
 //	GET  /, /pools/{name}              the dashboard
+//
+// Every route answers 421 Misdirected Request to a Host header that names
+// neither an IP literal, localhost nor an allowed host (see
+// Options.AllowedHosts).
 func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
@@ -63,7 +67,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /partials/overview", a.partialOverview)
 	mux.HandleFunc("GET /partials/pool/{name...}", a.partialPool)
 	mux.HandleFunc("GET /partials/conns/{name...}", a.partialConns)
-	return mux
+	return a.checkHost(mux)
 }
 
 // authorized lets a request through only with the configured bearer token.
