@@ -25,6 +25,9 @@ type reloadable struct {
 	real, db string
 	p        *testenv.PG
 	admin    string // base URL of the admin API
+	// adminKeys are more keys of the admin section, written by write after the
+	// token: ", allowed_hosts: [a.example]".
+	adminKeys string
 }
 
 var adminListeningRE = regexp.MustCompile(`msg="admin API listening" addr=(\S+)`)
@@ -54,7 +57,8 @@ func startReloadable(t *testing.T, top, token string) *reloadable {
 	return r
 }
 
-// write replaces the configuration file: extra top-level YAML and admin.token.
+// write replaces the configuration file: extra top-level YAML, admin.token
+// and r.adminKeys.
 func (r *reloadable) write(t *testing.T, top, token string) {
 	t.Helper()
 	const adminLine = "admin: { listen: 127.0.0.1:0 }\n"
@@ -62,7 +66,7 @@ func (r *reloadable) write(t *testing.T, top, token string) {
 	if !strings.Contains(text, adminLine) {
 		t.Fatalf("no %q to add the token to in\n%s", adminLine, text)
 	}
-	text = strings.Replace(text, adminLine, fmt.Sprintf("admin: { listen: 127.0.0.1:0, token: %q }\n", token), 1)
+	text = strings.Replace(text, adminLine, fmt.Sprintf("admin: { listen: 127.0.0.1:0, token: %q%s }\n", token, r.adminKeys), 1)
 	tmp := r.real + ".new"
 	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
