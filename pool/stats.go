@@ -59,6 +59,11 @@ type Stats struct {
 	// waiting during it, bursts between two snapshots included. They are read
 	// with the coarse clock (10 ms).
 	ActiveTime, WaitTime time.Duration
+	// At is the time ActiveTime and WaitTime were read at, exactly: the
+	// growth of ActiveTime between two snapshots divided by that of At is
+	// the mean number of leased connections between them, to the
+	// nanosecond. It never goes back from one snapshot to the next.
+	At time.Time
 
 	// Utilization is Active/Max. It may exceed 1 just after a shrink, as
 	// leases are not interrupted; when Max is 0 it is 1 if anyone holds or
@@ -121,6 +126,7 @@ func (p *Pool[C]) Stats() Stats {
 		s.OldestWait = since(now, w.start)
 	}
 	s.ActiveTime, s.WaitTime = time.Duration(p.st.leaseSum), time.Duration(p.st.waitSum)
+	s.At = p.clock.time(now)
 	for w := p.waiters.front(); w != nil; w = w.next {
 		s.WaitTime += since(now, w.start)
 	}

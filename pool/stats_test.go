@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -273,6 +274,32 @@ func TestStatsActiveAndWaitTime(t *testing.T) {
 		near("WaitTime, one wait ended", s.WaitTime, 2*time.Second)
 		(<-last).lease.Release()
 	})
+}
+
+// TestStatsAtDatesTheIntegrals: the growth of ActiveTime and WaitTime between
+// two snapshots, over that of At, is exactly the mean number of leases and of
+// waiters between them, however close the snapshots are.
+func TestStatsAtDatesTheIntegrals(t *testing.T) {
+	cfg := newBackend().config()
+	cfg.MaxSize = 2
+	p := newPool(t, cfg)
+	defer closePool(t, p)
+	l1, l2 := mustAcquire(t, p, ""), mustAcquire(t, p, "")
+	waiter := goAcquire(context.Background(), p, "waiter")
+	for p.Stats().Waiting == 0 {
+		runtime.Gosched()
+	}
+	a := p.Stats()
+	for range 100 {
+		b := p.Stats()
+		if d := b.At.Sub(a.At); b.ActiveTime-a.ActiveTime != 2*d || b.WaitTime-a.WaitTime != d {
+			t.Fatalf("over %v: ActiveTime grew %v, WaitTime %v; want %v and %v", d, b.ActiveTime-a.ActiveTime, b.WaitTime-a.WaitTime, 2*d, d)
+		}
+		a = b
+	}
+	l1.Release()
+	(<-waiter).lease.Release()
+	l2.Release()
 }
 
 // TestStatsTimeIntegralsNeverDecrease: a lease or wait that a snapshot counted
