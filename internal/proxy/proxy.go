@@ -35,6 +35,7 @@ type Proxy struct {
 	console  atomic.Pointer[Console]
 	observer Observer // set before Serve
 	ops      ops      // PAUSE, RESUME, KILL (ops.go)
+	scaling  scaler   // pool scaling (scaling.go)
 	draining atomic.Bool
 	closed   atomic.Bool
 	nextID   atomic.Uint64

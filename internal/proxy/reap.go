@@ -2,10 +2,12 @@ package proxy
 
 import "time"
 
-// reapPeriod is how often the proxy looks for per-user pools to remove.
+// reapPeriod is how often the proxy looks for per-user pools to remove, and scales
+// its pools.
 const reapPeriod = time.Second
 
-// reapLoop removes unused per-user pools every reapPeriod until the proxy closes.
+// reapLoop removes unused per-user pools, and runs a round of pool scaling, every
+// reapPeriod until the proxy closes.
 func (p *Proxy) reapLoop() {
 	defer p.reaper.Done()
 	tick := time.NewTicker(reapPeriod)
@@ -16,6 +18,7 @@ func (p *Proxy) reapLoop() {
 			return
 		case now := <-tick.C:
 			p.reap(now)
+			p.Scale(now)
 		}
 	}
 }
