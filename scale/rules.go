@@ -2,6 +2,7 @@ package scale
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -63,22 +64,34 @@ func (r *Rule) value(m Metrics) float64 {
 
 // crossed reports whether m crosses r's threshold, and says how.
 func (r *Rule) crossed(m Metrics) (bool, string) {
-	v := r.value(m)
+	v, op := r.value(m), ">"
+	fired := v > r.Threshold
 	if r.Below {
-		return v < r.Threshold, fmt.Sprintf("%s < %s", r.format(v), r.format(r.Threshold))
+		op, fired = "<", v < r.Threshold
 	}
-	return v > r.Threshold, fmt.Sprintf("%s > %s", r.format(v), r.format(r.Threshold))
+	// More digits when the usual ones would show v equal to the threshold.
+	for extra := 0; ; extra++ {
+		a, b := r.format(v, extra), r.format(r.Threshold, extra)
+		if a != b || extra == 6 {
+			return fired, fmt.Sprintf("%s %s %s", a, op, b)
+		}
+	}
 }
 
-// format writes a value of r's metric with its name or unit.
-func (r *Rule) format(v float64) string {
+// format writes a value of r's metric in its unit, with extra more digits
+// than usual.
+func (r *Rule) format(v float64, extra int) string {
 	switch r.Trigger {
 	case LongWaitTimes:
-		return time.Duration(v * float64(time.Second)).Round(time.Millisecond).String()
+		unit := time.Millisecond
+		for range extra {
+			unit /= 10
+		}
+		return time.Duration(v * float64(time.Second)).Round(max(unit, 1)).String()
 	case QueueBuildup:
-		return fmt.Sprintf("%.1f", v)
+		return strconv.FormatFloat(v, 'f', 1+extra, 64)
 	}
-	return fmt.Sprintf("%.2f", v)
+	return strconv.FormatFloat(v, 'f', 2+extra, 64)
 }
 
 // metricName is how reasons name r's metric.

@@ -35,11 +35,13 @@ func TestRules(t *testing.T) {
 		}},
 		{"below", []Rule{down}, b, []fire{
 			{m: busy(0.30), size: 20},
-			{m: busy(0.12), size: 20, to: 17, reason: "utilization 0.12 < 0.30 (rule 1): 20 → 17"},
+			{m: busy(0.2996), size: 20, to: 17, reason: "utilization 0.2996 < 0.3000 (rule 1): 20 → 17"},
+			{at: 5 * time.Minute, m: busy(0.12), size: 20, to: 17, reason: "utilization 0.12 < 0.30 (rule 1): 20 → 17"},
 		}},
 		{"long wait times", []Rule{wait}, b, []fire{
 			{m: Metrics{AvgWait: time.Second}, size: 10},
 			{m: Metrics{AvgWait: 1800 * time.Millisecond}, size: 10, to: 12, reason: "average wait 1.8s > 1s (rule 1): 10 → 12"},
+			{at: time.Minute, m: Metrics{AvgWait: 1000300 * time.Microsecond}, size: 10, to: 12, reason: "average wait 1.0003s > 1s (rule 1): 10 → 12"},
 		}},
 		{"queue buildup", []Rule{queue}, b, []fire{
 			{m: Metrics{MeanWaiting: 2.9}, size: 10},

@@ -161,16 +161,21 @@ func (p *Proxy) scalePool(now time.Time, cfg config.Scaling, pl *Pool) {
 		ps.samples = append(ps.samples[:0], ps.samples[n-scaleWindow-1:]...)
 	}
 	n := len(ps.samples)
-	if cfg.Predictive.Enabled && n >= 2 {
-		ps.fc.Observe(now, scale.Between(ps.samples[n-2], ps.samples[n-1]).Demand)
+	// The forecast's floor: the connections to have open for the coming hour.
+	fcFloor, fcWhy := set.MinConnections, ""
+	if cfg.Predictive.Enabled {
+		if n >= 2 {
+			ps.fc.Observe(now, scale.Between(ps.samples[n-2], ps.samples[n-1]).Demand)
+		}
+		fcFloor, fcWhy = ps.fc.Floor(now, set.MinConnections, set.ConnectionLimit)
+		if fcFloor > ps.max { // the rules shrank the pool below the coming peak
+			p.record(now, pl.Name, "max", ps.max, fcFloor, fcWhy)
+			ps.max = fcFloor
+		}
 	}
 	if n == scaleWindow+1 {
-		b := scale.Bounds{Floor: floor, Ceiling: set.ConnectionLimit}
-		if cfg.Predictive.Enabled {
-			// Shrinking stops at the forecast, as far as the maximum is above it.
-			fc, _ := ps.fc.Floor(now, set.MinConnections, ps.max)
-			b.Floor = max(b.Floor, fc)
-		}
+		// Shrinking stops at the forecast.
+		b := scale.Bounds{Floor: max(floor, fcFloor), Ceiling: set.ConnectionLimit}
 		if st.Limit >= 0 {
 			// Under a budget's cap, growing the maximum past it changes nothing.
 			b.Ceiling = min(b.Ceiling, max(st.Limit, ps.max))
@@ -183,17 +188,16 @@ func (p *Proxy) scalePool(now time.Time, cfg config.Scaling, pl *Pool) {
 			ps.samples = append(ps.samples[:0], ps.samples[n-1])
 		}
 	}
-	minSize, why := min(set.MinConnections, ps.max), ""
-	if cfg.Predictive.Enabled {
-		minSize, why = ps.fc.Floor(now, set.MinConnections, ps.max)
-	}
-	if minSize != ps.min && (why != "" || ps.raised) {
-		if why == "" {
+	minSize := min(fcFloor, ps.max)
+	raised := minSize > set.MinConnections
+	if minSize != ps.min && (raised || ps.raised) {
+		why := fcWhy
+		if !raised {
 			why = "no peak above min_connections predicted for the coming hour"
 		}
 		p.record(now, pl.Name, "min", ps.min, minSize, why)
 	}
-	ps.min, ps.raised = minSize, why != "" && minSize > set.MinConnections
+	ps.min, ps.raised = minSize, raised
 	p.applySize(pl, ps, st)
 }
 
