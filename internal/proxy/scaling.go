@@ -66,8 +66,10 @@ func (p *Proxy) ScalingEvents() []ScalingEvent {
 // second by itself. Each pool of the configuration in force is sampled; with
 // the round's metrics over the last scaleWindow rounds, the configuration's
 // scaling rules may move the pool's maximum between max(min_connections, 1)
-// and connection_limit (where it starts), and the forecast, with predictive
-// scaling on, raises its minimum to the demand predicted for the coming hour.
+// and connection_limit (where it starts). With predictive scaling on, the
+// forecast raises its minimum to the peak demand predicted for the coming hour,
+// within those bounds (and its maximum, if the rules had shrunk it below), and
+// the rules do not shrink it below that meanwhile.
 // With no rule and predictive scaling off, pools keep their configured sizes
 // (and get them back if a reload turned scaling off).
 //
@@ -121,8 +123,8 @@ func (p *Proxy) unscale(pools []*Pool) {
 		if ps == nil || ps.core != pl.core || pl.cold.Load() {
 			continue
 		}
-		set := pl.Settings()
-		if ps.min != set.MinConnections || ps.max != set.ConnectionLimit {
+		set, st := pl.Settings(), pl.core.Stats()
+		if st.MinSize != set.MinConnections || st.MaxSize != set.ConnectionLimit {
 			pl.core.Resize(set.MinConnections, set.ConnectionLimit)
 			p.log.Info("pool scaling off; configured size restored", "pool", pl.Name,
 				"min", set.MinConnections, "max", set.ConnectionLimit)
