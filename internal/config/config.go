@@ -255,9 +255,9 @@ type Trigger string
 
 // The scaling triggers, from the lesson's ScalingTrigger.
 const (
-	TriggerHighUtilization Trigger = "high_utilization" // active / connection_limit, 0..1
-	TriggerLongWaitTimes   Trigger = "long_wait_times"  // average acquire wait
-	TriggerQueueBuildup    Trigger = "queue_buildup"    // clients waiting
+	TriggerHighUtilization Trigger = "high_utilization" // mean active / the pool's maximum, 0..1
+	TriggerLongWaitTimes   Trigger = "long_wait_times"  // mean acquire wait
+	TriggerQueueBuildup    Trigger = "queue_buildup"    // mean clients waiting
 	TriggerErrorSpike      Trigger = "error_spike"      // failed acquires / acquires, 0..1
 )
 
@@ -271,14 +271,19 @@ const (
 	ScaleToTarget ScalingAction = "scale_to_target"
 )
 
-// Scaling holds the reactive scaling rules and predictive scaling switch.
-// With no rules and predictive scaling off, pools keep their configured size.
+// Scaling holds the reactive scaling rules and predictive scaling switch,
+// which the proxy applies to every pool once a second, over the last 10
+// seconds (see package scale). With no rules and predictive scaling off,
+// pools keep their configured size.
 type Scaling struct {
 	Rules      []ScalingRule
 	Predictive Predictive
 }
 
-// ScalingRule changes a pool's size when a metric crosses a threshold.
+// ScalingRule changes a pool's maximum when a metric crosses a threshold.
+// The maximum starts at ConnectionLimit and rules move it between
+// max(MinConnections, 1) and ConnectionLimit. When several rules fire at
+// once, the first that grows the pool wins, else the first that shrinks it.
 type ScalingRule struct {
 	Trigger Trigger
 	// Below is true when the rule fires under the threshold (written
@@ -297,7 +302,11 @@ type ScalingRule struct {
 	Cooldown time.Duration
 }
 
-// Predictive configures the hour-of-week load forecaster.
+// Predictive configures the hour-of-week load forecaster. When Enabled, each
+// pool learns its peak demand (active plus waiting) for every hour of the
+// week, in memory, and keeps the peak predicted for the coming hour open: its
+// minimum (and its maximum, if rules shrank it below) is raised to it, within
+// MinConnections and ConnectionLimit.
 type Predictive struct {
 	Enabled bool
 }
