@@ -371,3 +371,62 @@ scaling:
 		{Time: c.now, Pool: "shop", Bound: "min", From: 3, To: 1, Reason: "no peak above min_connections predicted for the coming hour"},
 	}, p.ScalingEvents()[4:])
 }
+
+// TestScalingLeavesPausedPools: a paused database's pools, held at a limit of 0,
+// are not scaled, and are again once resumed.
+func TestScalingLeavesPausedPools(t *testing.T) {
+	p := newStubProxy(t, scalingYAML, nil)
+	shop := poolNamed(p, "shop")
+	c := newScaleClock(p)
+	require.NoError(t, p.Pause(context.Background(), "shop"))
+	c.seconds(5 * scaleWindow)
+	_, max := sizes(shop)
+	assert.Equal(t, 4, max)
+	assert.Empty(t, p.ScalingEvents())
+	require.NoError(t, p.Resume("shop"))
+	c.seconds(scaleWindow + 1)
+	_, max = sizes(shop)
+	assert.Equal(t, 3, max)
+	assert.Len(t, p.ScalingEvents(), 1)
+}
+
+// TestScalingUnderALimit: rules do not grow a pool's maximum past the limit a
+// budget sets (pool.SetLimit), where growing would change nothing.
+func TestScalingUnderALimit(t *testing.T) {
+	p := newStubProxy(t, `
+auth: { users: { app: { password: x } } }
+databases:
+	shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=10" }
+scaling:
+	rules:
+		- { trigger: high_utilization, below: 0.3, action: scale_to_target, target: 2, cooldown: 1h }
+		- { trigger: high_utilization, threshold: 0.9, action: scale_up, step: 4, cooldown: 0s }
+`, nil)
+	shop := poolNamed(p, "shop")
+	c := newScaleClock(p)
+	c.seconds(scaleWindow + 1)
+	_, max := sizes(shop)
+	require.Equal(t, 2, max)
+
+	shop.core.SetLimit(4)
+	release := holdLeases(t, p, "shop", 2)
+	defer release()
+	c.seconds(scaleWindow + 1)
+	_, max = sizes(shop)
+	assert.Equal(t, 4, max, "grown up to the limit, not past it")
+	require.Len(t, p.ScalingEvents(), 2)
+	assert.Regexp(t, regexp.MustCompile(`^utilization 1\.00 > 0\.90 \(scaling\.rules\[1\]\): 2 → 4$`), p.ScalingEvents()[1].Reason)
+
+	release2 := holdLeases(t, p, "shop", 2) // 4 of 4
+	defer release2()
+	c.seconds(3 * scaleWindow)
+	_, max = sizes(shop)
+	assert.Equal(t, 4, max, "at the limit")
+	require.Len(t, p.ScalingEvents(), 2)
+
+	shop.core.SetLimit(-1) // the budget lifts its cap
+	c.seconds(scaleWindow + 1)
+	_, max = sizes(shop)
+	assert.Equal(t, 8, max)
+	require.Len(t, p.ScalingEvents(), 3)
+}
