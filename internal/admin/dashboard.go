@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/motorpool/motorpool/internal/monitor"
+	"github.com/motorpool/motorpool/internal/proxy"
 	"github.com/motorpool/motorpool/web"
 )
 
@@ -45,7 +46,14 @@ type page struct {
 	Report  monitor.Report   // pool page
 	Clients []ClientConn     // pool page
 	Servers []ServerConn     // pool page
+	// ScalingOn tells whether the configuration scales pools; Scaling is the
+	// pool's latest scaling decisions, newest first (pool page).
+	ScalingOn bool
+	Scaling   []proxy.ScalingEvent
 }
+
+// dashboardScalingEvents is how many scaling decisions a pool's page shows.
+const dashboardScalingEvents = 10
 
 func (a *Admin) page(title string) page {
 	return page{Title: title, Version: a.version, Paused: a.px.Paused()}
@@ -94,6 +102,14 @@ func (a *Admin) poolPage(w http.ResponseWriter, r *http.Request) (page, bool) {
 	for _, s := range a.Servers() {
 		if s.Pool == name {
 			p.Servers = append(p.Servers, s)
+		}
+	}
+	sc := a.px.Config().Scaling
+	p.ScalingOn = len(sc.Rules) > 0 || sc.Predictive.Enabled
+	ev := a.px.ScalingEvents()
+	for i := len(ev) - 1; i >= 0 && len(p.Scaling) < dashboardScalingEvents; i-- {
+		if ev[i].Pool == name {
+			p.Scaling = append(p.Scaling, ev[i])
 		}
 	}
 	return p, true

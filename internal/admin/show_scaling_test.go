@@ -3,9 +3,11 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +44,9 @@ scaling:
 	if ev := get(); ev == nil || len(ev) != 0 {
 		t.Errorf("before any decision: %#v, want []", ev)
 	}
+	if body := getBody(t, srv.URL+"/partials/conns/shop"); !strings.Contains(body, "No decision yet") {
+		t.Errorf("the pool page before any decision:\n%s", body)
+	}
 	res, err := a.Exec(context.Background(), "app", "show scaling")
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +75,38 @@ scaling:
 	if want := []string{"text", "text", "text", "integer", "integer", "text"}; !slices.Equal(res.Types, want) {
 		t.Errorf("SHOW SCALING types %v, want %v", res.Types, want)
 	}
+	for _, path := range []string{"/partials/conns/shop", "/pools/shop"} {
+		if body := getBody(t, srv.URL+path); !strings.Contains(body, "max 4 → 2") || !strings.Contains(body, "utilization 0.00 &lt; 0.30") {
+			t.Errorf("%s does not show the decision:\n%s", path, body)
+		}
+	}
 	ev := get()
 	if len(ev) != 1 || ev[0].Pool != "shop" || ev[0].Bound != "max" || ev[0].From != 4 || ev[0].To != 2 ||
 		ev[0].Reason != why || !ev[0].Time.Equal(decided) {
 		t.Errorf("GET /api/v1/scaling: %+v", ev)
 	}
+}
+
+// TestDashboardScalingOff: a pool's page says when scaling is off.
+func TestDashboardScalingOff(t *testing.T) {
+	a, _ := newTestAdmin(t, "")
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	if body := getBody(t, srv.URL+"/partials/conns/shop"); !strings.Contains(body, "Scaling is off") {
+		t.Errorf("the pool page:\n%s", body)
+	}
+}
+
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }
