@@ -22,16 +22,16 @@ const maxScalingEvents = 100
 type ScalingEvent struct {
 	Time time.Time `json:"time"`
 	Pool string    `json:"pool"`
-	// Bound is the size that changed: "max" (a scaling rule moved the pool's
-	// maximum) or "min" (the forecast moved its minimum, the connections kept
-	// open ahead of demand).
+	// Bound is the size that changed: "max", the pool's maximum (moved by a
+	// scaling rule, or raised to the forecast), or "min", its minimum (moved
+	// by the forecast: the connections kept open ahead of demand).
 	Bound  string `json:"bound"`
 	From   int    `json:"from"`
 	To     int    `json:"to"`
 	Reason string `json:"reason"`
 }
 
-// scaler is the proxy's scaling state, driven by scale once a second.
+// scaler is the proxy's scaling state, driven by Scale once a second.
 type scaler struct {
 	mu     sync.Mutex // protects the fields below
 	last   time.Time  // the latest round's time
@@ -40,15 +40,15 @@ type scaler struct {
 }
 
 // poolScaling is the scaling state of one pool, by pool name: it survives a
-// reload that replaces the pool, and a per-user pool removed and built again
-// within the same round, and is forgotten once no pool has the name.
+// reload that rebuilds the pool under the same name, and is forgotten at the
+// first round no pool of the configuration in force has the name.
 type poolScaling struct {
 	core    *pool.Pool[Backend] // the pool the samples are of
 	samples []scale.Sample      // the latest scaleWindow+1 rounds, oldest first
 	rules   *scale.Rules
 	built   []config.ScalingRule // what rules was built from
 	fc      scale.Forecaster
-	max     int  // the maximum the rules set
+	max     int  // the maximum set: connection_limit, or the rules' or forecast's
 	min     int  // the minimum set: min_connections, or the forecast's
 	raised  bool // min is the forecast's, above min_connections
 }
@@ -153,7 +153,7 @@ func (p *Proxy) scalePool(now time.Time, cfg config.Scaling, pl *Pool) {
 	ps.max = min(max(ps.max, floor), set.ConnectionLimit)
 
 	st := pl.core.Stats()
-	if st.Max == 0 { // paused: held at a limit of 0
+	if st.Max == 0 { // held at a limit of 0: paused
 		ps.samples = ps.samples[:0]
 		p.applySize(pl, ps, st)
 		return
@@ -194,7 +194,10 @@ func (p *Proxy) scalePool(now time.Time, cfg config.Scaling, pl *Pool) {
 	raised := minSize > set.MinConnections
 	if minSize != ps.min && (raised || ps.raised) {
 		why := fcWhy
-		if !raised {
+		switch {
+		case !cfg.Predictive.Enabled:
+			why = "predictive scaling turned off"
+		case !raised:
 			why = "no peak above min_connections predicted for the coming hour"
 		}
 		p.record(now, pl.Name, "min", ps.min, minSize, why)
