@@ -11,7 +11,6 @@
 //     when the server is idle outside a transaction;
 //   - session: bound for the client's whole life, reset and released when it leaves;
 //   - statement: like transaction, but a transaction block is an error.
-
 //
 // Once a second the proxy also sizes its pools from their load, by the configuration's
 // scaling rules and forecast (package scale), and records each decision with its
