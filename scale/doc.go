@@ -30,7 +30,8 @@
 // the weeks, and predicts the peak of the coming hour, so that a pool can open
 // connections before its clients ask for them. It keeps what it learned in
 // memory only: a new Forecaster, such as one of a restarted process, knows
-// nothing and predicts nothing until it has seen an hour end.
+// nothing, and predicts an hour of the week only once it has seen that hour
+// of the week end (so, after a restart, from a week later).
 //
 // Rules and a Forecaster are not safe for concurrent use; one goroutine (a
 // controller ticking every second) drives each.
