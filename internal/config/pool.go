@@ -28,9 +28,9 @@ const (
 	PriorityHigh   Priority = "high"
 )
 
-// ConnectionPattern describes how a pool's clients use connections. It tunes
-// scaling (a burst pool grows fast and shrinks slowly) and is shown in
-// diagnostics; it never limits what clients may do.
+// ConnectionPattern describes how a pool's clients use connections. It is
+// shown in diagnostics; it never limits what clients may do, and scaling
+// does not read it (the scaling rules are the same for every pool).
 type ConnectionPattern string
 
 // The connection patterns, from the lesson's ConnectionPattern.
