@@ -5,7 +5,8 @@ import "time"
 // reapPeriod is how often the proxy looks for per-user pools to remove.
 const reapPeriod = time.Second
 
-// reapLoop removes unused per-user pools every reapPeriod until the proxy closes.
+// reapLoop removes unused per-user pools and shares budgets (Share) every
+// reapPeriod until the proxy closes.
 func (p *Proxy) reapLoop() {
 	defer p.reaper.Done()
 	tick := time.NewTicker(reapPeriod)
@@ -16,6 +17,7 @@ func (p *Proxy) reapLoop() {
 			return
 		case now := <-tick.C:
 			p.reap(now)
+			p.Share(now)
 		}
 	}
 }
