@@ -14,7 +14,7 @@ import (
 var ConsoleCommands = []string{
 	"SHOW POOLS", "SHOW STATS", "SHOW STATS_TOTALS", "SHOW STATS_AVERAGES", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
 	"SHOW LISTS", "SHOW CONFIG", "SHOW VERSION", "SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS",
-	"SHOW DIAGNOSIS", "SHOW HELP",
+	"SHOW DIAGNOSIS", "SHOW BUDGETS", "SHOW HELP",
 	"PAUSE [db]", "RESUME [db]", "KILL db", "DISABLE db", "ENABLE db", "RECONNECT [db]", "WAIT_CLOSE [db]",
 	"RELOAD", "SHUTDOWN",
 }
@@ -126,6 +126,8 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 		t = a.showRecommendations()
 	case "DIAGNOSIS":
 		t = a.showDiagnosis()
+	case "BUDGETS":
+		t = a.showBudgets()
 	case "HELP":
 		t = newTable("command")
 		for _, c := range ConsoleCommands {
