@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,27 +28,36 @@ services:
   gateway: { database: shop, match: { application_name: "gateway*" }, priority: high, connection_limit: 20 }
   reports: { database: shop, match: { user: analyst }, priority: low, connection_limit: 20, min_connections: 1 }
 `)
+	// Twenty clients of each service run transactions back to back.
 	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer cancel()
 	for _, name := range []string{"shop/gateway", "shop/reports"} {
 		core := poolNamed(px, name).Core()
 		for range 20 {
+			wg.Add(1)
 			go func() {
-				if l, err := core.Acquire(ctx); err == nil {
-					<-ctx.Done()
+				defer wg.Done()
+				for {
+					l, err := core.Acquire(ctx)
+					if err != nil {
+						return
+					}
+					time.Sleep(time.Millisecond)
 					l.Release()
 				}
 			}()
 		}
-		require.Eventually(t, func() bool { st := core.Stats(); return st.Active+st.Waiting == 20 }, 30*time.Second, time.Millisecond)
 	}
+	gateway, reports := poolNamed(px, "shop/gateway").Core(), poolNamed(px, "shop/reports").Core()
 	now := time.Now()
-	// The first pass caps the pools at what they hold; the next ones raise the
-	// caps as what is free allows.
 	require.Eventually(t, func() bool {
-		px.Share(now.Add(time.Minute))
-		return poolNamed(px, "shop/gateway").Core().Stats().Active == 8
+		now = now.Add(time.Second)
+		px.Share(now)
+		return gateway.Stats().Total == 8 && reports.Stats().Total == 2
 	}, 30*time.Second, time.Millisecond)
+	px.Share(now.Add(time.Second)) // SHOW BUDGETS shows the last pass: one with the connections open
 
 	res, err := a.Exec(context.Background(), "app", "SHOW BUDGETS")
 	require.NoError(t, err)
@@ -63,7 +74,7 @@ services:
 	require.Equal(t, "10", col(gw, "in_use"))
 	require.Equal(t, "high", col(gw, "priority"))
 	require.Equal(t, "4", col(gw, "weight"))
-	require.Equal(t, "20", col(gw, "demand"))
+	require.GreaterOrEqual(t, atoi(t, col(gw, "demand")), 10, "demand above its share")
 	require.Equal(t, "8", col(gw, "share"))
 	require.Equal(t, "8", col(gw, "limit"))
 	require.Equal(t, "8", col(gw, "held"))
@@ -116,7 +127,14 @@ services:
 		if p.Pool == "shop/reports" {
 			require.Equal(t, "low", p.Priority)
 			require.Equal(t, 2, p.Share)
-			require.Equal(t, 20.0, p.Demand)
+			require.Greater(t, p.Demand, 2.0, "demand above its share")
 		}
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }

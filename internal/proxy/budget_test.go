@@ -65,6 +65,32 @@ func (l *load) release(k int) int {
 	return k
 }
 
+// cycleLoad starts n acquirers on pl that each take a connection, hold it a
+// moment and release it, again and again until stop: a busy service, whose pool
+// can give back connections above its share.
+func cycleLoad(pl *Pool, n int) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel}
+	for range n {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				lease, err := pl.core.AcquireAs(ctx, "load")
+				if err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond)
+				lease.Release()
+			}
+		}()
+	}
+	return l
+}
+
+// total returns the server connections pl holds, in every state.
+func total(pl *Pool) int { return pl.core.Stats().Total }
+
 // stop gives up waiting and releases every lease.
 func (l *load) stop() {
 	l.cancel()
@@ -107,21 +133,25 @@ func TestBudgetSharedByPriority(t *testing.T) {
 	rp := routedPool(t, p, RouteRequest{Database: "shop", User: "app", Application: "reports-1"})
 	clock := time.Now()
 
-	high, low := startLoad(gw, 8), startLoad(rp, 8)
-	defer high.stop()
-	defer low.stop()
+	high, low := cycleLoad(gw, 8), cycleLoad(rp, 8)
+	defer func() { high.stop() }() // the one started last
+	defer func() { low.stop() }()
 	shareUntil(t, p, &clock, 6, "high gets 5 of 6, low 1", func() bool {
-		return high.held() == 5 && low.held() == 1
+		return total(gw) == 5 && total(rp) == 1
 	})
 	require.Equal(t, 5, gw.core.Stats().Limit)
 	require.Equal(t, 1, rp.core.Stats().Limit)
 
 	// The gateway goes idle: the reports service borrows its share.
 	high.stop()
-	shareUntil(t, p, &clock, 6, "low borrows the idle share", func() bool { return low.held() == 6 })
+	shareUntil(t, p, &clock, 6, "low borrows the idle share", func() bool { return total(rp) == 6 })
 
-	// The gateway comes back: the reports' limit drops to its share at once, and
-	// the gateway's grows as the reports release what they borrowed.
+	// The reports hold what they borrowed; the gateway comes back: the reports'
+	// limit drops to its share at once, and the gateway's grows as the reports
+	// release what they borrowed.
+	low.stop()
+	low = startLoad(rp, 6)
+	require.Eventually(t, func() bool { return low.held() == 6 }, 30*time.Second, time.Millisecond)
 	high = startLoad(gw, 8)
 	require.Eventually(t, func() bool { return gw.core.Stats().Waiting == 8 }, 30*time.Second, time.Millisecond)
 	clock = clock.Add(time.Second)
@@ -169,15 +199,15 @@ func TestBudgetReload(t *testing.T) {
 	gw := routedPool(t, p, RouteRequest{Database: "shop", User: "app", Application: "gateway-1"})
 	rp := routedPool(t, p, RouteRequest{Database: "shop", User: "app", Application: "reports-1"})
 	clock := time.Now()
-	high, low := startLoad(gw, 8), startLoad(rp, 8)
+	high, low := cycleLoad(gw, 8), cycleLoad(rp, 8)
 	defer high.stop()
 	defer low.stop()
-	shareUntil(t, p, &clock, 6, "shared", func() bool { return high.held() == 5 && low.held() == 1 })
+	shareUntil(t, p, &clock, 6, "shared", func() bool { return total(gw) == 5 && total(rp) == 1 })
 
 	require.NoError(t, p.Reload(parseConfig(t, fmt.Sprintf(budgetYAML, 11))))
 	require.Same(t, gw, poolNamed(p, "shop/gateway"), "the pools carry over")
 	shareUntil(t, p, &clock, 11, "a larger budget shared", func() bool {
-		return high.held() == 8 && low.held() == 3 // the gateway wants 8; the rest is the reports'
+		return total(gw) == 8 && total(rp) == 3 // the gateway wants 8; the rest is the reports'
 
 	})
 
@@ -186,7 +216,7 @@ func TestBudgetReload(t *testing.T) {
 		require.Equal(t, -1, pl.core.Stats().Limit, "%s: no budget, no cap", pl.Name)
 	}
 	require.Empty(t, p.Budgets())
-	require.Eventually(t, func() bool { return high.held() == 8 && low.held() == 8 }, 30*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return total(gw) == 8 && total(rp) == 8 }, 30*time.Second, 5*time.Millisecond)
 }
 
 func TestBudgetPauseResume(t *testing.T) {
