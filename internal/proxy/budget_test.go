@@ -283,3 +283,38 @@ func TestBudgetsReport(t *testing.T) {
 	require.Equal(t, 2, byName["shop"].Weight, "the database's own pool is medium")
 	require.Equal(t, 6, g.Share+r.Share+byName["shop"].Share, "leftover shared out")
 }
+
+// TestBudgetCountsRetiredPools: a pool a reload replaced keeps its server
+// connections until its sessions end, and its successor gets only what they
+// leave free.
+func TestBudgetCountsRetiredPools(t *testing.T) {
+	const yaml = `
+auth: { users: { app: { password: x } } }
+databases:
+	shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=10", budget: 4, pool_mode: %s }
+`
+	p := newStubProxy(t, fmt.Sprintf(yaml, "transaction"), nil)
+	clock := time.Now()
+	s := openSession(t, p, RouteRequest{Database: "shop", User: "app"})
+	old := s.Pool()
+	before := startLoad(old, 4)
+	defer before.stop()
+	require.Eventually(t, func() bool { return before.held() == 4 }, 30*time.Second, time.Millisecond)
+
+	require.NoError(t, p.Reload(parseConfig(t, fmt.Sprintf(yaml, "session"))))
+	require.True(t, old.Retired())
+	successor := routedPool(t, p, RouteRequest{Database: "shop", User: "app"})
+	require.NotSame(t, old, successor)
+	after := startLoad(successor, 2)
+	defer after.stop()
+	require.Eventually(t, func() bool { return successor.core.Stats().Waiting == 2 }, 30*time.Second, time.Millisecond)
+	clock = clock.Add(time.Second)
+	p.Share(clock)
+	require.LessOrEqual(t, serverTotal(p, "shop"), 4)
+	require.Zero(t, successor.core.Stats().Limit, "nothing free while the retired pool holds the budget")
+	require.Equal(t, 2, old.core.Stats().Limit, "the retired pool's share: its demand, half of the budget")
+
+	before.stop() // its leases end, above its share: they close
+	s.Close()     // and its last session: it closes
+	shareUntil(t, p, &clock, 4, "the successor gets what the retired pool left", func() bool { return after.held() == 2 })
+}
