@@ -1,13 +1,18 @@
 package budget
 
+import (
+	"cmp"
+	"slices"
+)
+
 // fill shares amount between pools by weighted max-min fairness: pool i gets
 // clamp(λ·w[i], lo[i], hi[i]) for the level λ at which the sum is amount
 // (or hi[i] when the his sum to less), rounded to whole connections. The
 // caller ensures lo[i] <= hi[i] and that the los sum to at most amount.
 //
-// Rounding gives the connections left by truncation one by one to the
-// pools furthest below their exact part, then to the heavier ones, then to
-// the earlier ones, so that the result is deterministic.
+// Rounding gives the connections left by truncation one each to the pools
+// furthest below their exact part, then to the heavier ones, then to the
+// earlier ones, so that the result is deterministic.
 func fill(amount int, lo, hi, w []int) []int {
 	x := make([]int, len(lo))
 	if sum(hi) <= amount {
@@ -42,29 +47,35 @@ func fill(amount int, lo, hi, w []int) []int {
 		x[i] = max(int(exact(i, low)), lo[i]) // exact >= lo, but guard float error
 		left -= x[i]
 	}
-	for ; left > 0; left-- {
-		best := -1
-		for i := range x {
-			if x[i] < hi[i] && (best < 0 || ahead(i, best, x, w, func(i int) float64 { return exact(i, top) })) {
-				best = i
+	if left <= 0 {
+		return x
+	}
+	// The connections lost to truncation, one each, in order.
+	deficit := make([]float64, len(x))
+	order := make([]int, len(x))
+	for i := range x {
+		deficit[i], order[i] = exact(i, top)-float64(x[i]), i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		if c := cmp.Compare(deficit[j], deficit[i]); c != 0 {
+			return c
+		}
+		return cmp.Compare(w[j], w[i])
+	})
+	for left > 0 {
+		gave := false
+		for _, i := range order {
+			if left > 0 && x[i] < hi[i] {
+				x[i]++
+				left--
+				gave = true
 			}
 		}
-		if best < 0 {
+		if !gave {
 			break
 		}
-		x[best]++
 	}
 	return x
-}
-
-// ahead reports whether pool i is to get a rounding connection before pool
-// j: the one further below its exact part first, then the heavier.
-func ahead(i, j int, x, w []int, exact func(int) float64) bool {
-	di, dj := exact(i)-float64(x[i]), exact(j)-float64(x[j])
-	if di != dj {
-		return di > dj
-	}
-	return w[i] > w[j]
 }
 
 func sum(xs []int) int {
