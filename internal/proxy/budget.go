@@ -45,7 +45,7 @@ type Budget struct {
 // BudgetPool is one pool's part of a budget.
 type BudgetPool struct {
 	Pool     string // as listed (Pool.Name; a retired pool under its retired name)
-	Service  string // "" for a database's own pool or a per-user pool
+	Service  string // "" for a database's own pool (and its per-user pools)
 	Priority config.Priority
 	Weight   int // budget.WeightLow, WeightMedium or WeightHigh
 	Min      int // guaranteed minimum: min_connections (0 for a retired pool)
@@ -73,7 +73,8 @@ func weight(p config.Priority) int {
 // Share shares each database's budget between its pools as of now, and
 // removes the caps of pools whose database no longer has one. The proxy does
 // it every second (reapLoop), when a pool is built (warmUpLocked), at a
-// reload and a RESUME; a caller may do it to apply a change at once. now
+// reload and when a pause starts or ends; a caller may do it to apply a change
+// at once. now
 // dates the demand observed: a later now lets a fallen demand decay further.
 func (p *Proxy) Share(now time.Time) {
 	p.ops.holdMu.Lock()
