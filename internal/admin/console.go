@@ -14,7 +14,7 @@ import (
 var ConsoleCommands = []string{
 	"SHOW POOLS", "SHOW STATS", "SHOW STATS_TOTALS", "SHOW STATS_AVERAGES", "SHOW TOTALS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW USERS", "SHOW DATABASES",
 	"SHOW LISTS", "SHOW CONFIG", "SHOW VERSION", "SHOW HEALTH", "SHOW ALERTS", "SHOW RECOMMENDATIONS",
-	"SHOW DIAGNOSIS", "SHOW SCALING", "SHOW HELP",
+	"SHOW DIAGNOSIS", "SHOW SCALING", "SHOW BUDGETS", "SHOW HELP",
 	"PAUSE [db]", "RESUME [db]", "KILL db", "DISABLE db", "ENABLE db", "RECONNECT [db]", "WAIT_CLOSE [db]",
 	"RELOAD", "SHUTDOWN",
 }
@@ -128,6 +128,8 @@ func (a *Admin) show(what string) (*proxy.ConsoleResult, *table, error) {
 		t = a.showDiagnosis()
 	case "SCALING":
 		t = a.showScaling()
+	case "BUDGETS":
+		t = a.showBudgets()
 	case "HELP":
 		t = newTable("command")
 		for _, c := range ConsoleCommands {

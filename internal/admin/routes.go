@@ -23,6 +23,7 @@ import (
 //	GET  /api/v1/clients               client connections
 //	GET  /api/v1/servers               server connections
 //	GET  /api/v1/scaling               the latest scaling decisions, oldest first
+//	GET  /api/v1/budgets               how each database's budget is shared
 //	POST /api/v1/pause[/{db}]          PAUSE (token required)
 //	POST /api/v1/resume[/{db}]         RESUME (token required)
 //	POST /api/v1/kill/{db}             KILL (token required)
@@ -48,6 +49,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/clients", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Clients()) })
 	mux.HandleFunc("GET /api/v1/servers", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Servers()) })
 	mux.HandleFunc("GET /api/v1/scaling", a.apiScaling)
+	mux.HandleFunc("GET /api/v1/budgets", a.apiBudgets)
 	mux.HandleFunc("POST /api/v1/pause", a.authorized(a.apiCommand("PAUSE")))
 	mux.HandleFunc("POST /api/v1/pause/{db}", a.authorized(a.apiCommand("PAUSE")))
 	mux.HandleFunc("POST /api/v1/resume", a.authorized(a.apiCommand("RESUME")))

@@ -201,7 +201,9 @@ type Database struct {
 	// Preset is the provider preset applied, or "".
 	Preset string
 	// Budget is the number of server connections the backend may receive
-	// in total, over this pool and its services' pools. 0 is not set.
+	// in total, over this pool, its services' pools and its per-user pools:
+	// the proxy shares it between them by Priority (see package budget). 0
+	// is not set: the pools are capped by their ConnectionLimit only.
 	Budget int
 	// Pool holds the resolved settings of the database's own pool.
 	Pool Pool

@@ -280,11 +280,31 @@ func (sc *ServerConn) Params() map[string]string { return sc.params }
 // Usable reports whether the connection is still open and in sync.
 func (sc *ServerConn) Usable() bool { return !sc.broken.Load() }
 
+// closeWait bounds how long Close waits for the server to end a connection it
+// said goodbye to.
+const closeWait = time.Second
+
 // Close closes the connection, telling the server goodbye, and waits for its pump.
+// After Terminate it waits (up to closeWait) for the server to close its end, which
+// PostgreSQL does once the backend has exited and freed its slot: until then the
+// server still counts the connection (max_connections, pg_stat_activity), so the
+// pool, and a database's budget, count it too.
 func (sc *ServerConn) Close() error {
 	if !sc.broken.Load() {
-		sc.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		sc.conn.Write([]byte{msgTerminate, 0, 0, 0, 4})
+		sc.mu.Lock()
+		if sc.err == nil {
+			sc.err = errClosed // not the server's EOF the pump is about to see
+		}
+		sc.mu.Unlock()
+		sc.conn.SetWriteDeadline(time.Now().Add(closeWait))
+		if _, err := sc.conn.Write([]byte{msgTerminate, 0, 0, 0, 4}); err == nil {
+			t := time.NewTimer(closeWait)
+			select {
+			case <-sc.done:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 	}
 	sc.fail(errClosed)
 	<-sc.done

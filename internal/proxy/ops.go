@@ -23,7 +23,7 @@ type ops struct {
 	disabled map[string]bool // databases refusing new clients
 	resume   chan struct{}   // closed (and replaced) when a pause is lifted
 
-	holdMu sync.Mutex                  // serializes syncHolds; protects held
+	holdMu sync.Mutex                  // serializes syncHolds and budget sharing; protects held
 	held   map[*pool.Pool[Backend]]int // pools held at limit 0 while paused, with their limit before
 
 	closeMu sync.Mutex                     // protects closing
@@ -105,7 +105,8 @@ func (p *Proxy) serverConns(db string) int {
 // syncHolds makes each pool's limit follow its database's pause: a paused
 // database's pools are held at a limit of 0, which closes their idle server
 // connections, closes the others as they are released and opens none; the
-// pools of a database no longer paused get their limit back.
+// pools of a database no longer paused get their limit back (those under a
+// budget get 0, then their share at once).
 func (p *Proxy) syncHolds() {
 	o := &p.ops
 	o.holdMu.Lock()
@@ -129,6 +130,7 @@ func (p *Proxy) syncHolds() {
 	}
 	// Pools closed since have nothing to give back.
 	maps.DeleteFunc(o.held, func(core *pool.Pool[Backend], _ int) bool { return !listed[core] })
+	p.shareLocked(time.Now()) // pools under a budget resume at 0: share them now
 }
 
 // Resume lifts a pause of database db, or every pause when db is "". As with
@@ -339,19 +341,21 @@ func (p *Proxy) closing(db string) int {
 	return n
 }
 
-// buildPool builds a pool for s. A pool of a paused database is built cold (see
-// poolSpec.cold): a pool dials its min_connections as soon as it is built, before
-// syncHolds can hold it, and a pause opens no server connection until RESUME.
-// Once the pool is listed, warmUpLocked holds it and gives it its minimum back.
+// buildPool builds a pool for s. A pool of a paused database, or of one with a
+// budget, is built cold (see poolSpec.cold): a pool dials its min_connections as
+// soon as it is built, before syncHolds can hold it or Share can cap it, and a
+// pause opens no server connection until RESUME, nor a budget beyond what is
+// free. Once the pool is listed, warmUpLocked holds or caps it and gives it its
+// minimum back.
 func (p *Proxy) buildPool(s poolSpec) (*Pool, error) {
-	s.cold = p.IsPaused(s.database)
+	s.cold = p.IsPaused(s.database) || s.budgeted
 	return newPool(p.proto, s, p.poolEvent)
 }
 
 // warmUpLocked gives the cold pools among pls, now listed (Pools), their
-// min_connections, once syncHolds has held those whose database is still paused:
-// they dial when it is resumed. The caller holds regMu, so that no reload changes
-// their settings meanwhile.
+// min_connections, once syncHolds has held those whose database is still paused
+// (they dial when it is resumed) and capped those under a budget. The caller
+// holds regMu, so that no reload changes their settings meanwhile.
 func (p *Proxy) warmUpLocked(pls ...*Pool) {
 	var cold []*Pool
 	for _, pl := range pls {

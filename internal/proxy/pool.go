@@ -118,8 +118,11 @@ type poolSpec struct {
 	allowCleartext          bool
 	perUser                 bool // user is the client's (see poolState.perUser)
 	// cold builds the pool without its min_connections, until Proxy.warmUp: its
-	// database is paused, and a pool's first dials start as it is built.
+	// database is paused or has a budget, and a pool's first dials start as it
+	// is built.
 	cold bool
+	// budgeted is set when the pool's database has a budget.
+	budgeted bool
 }
 
 // validateIdleAfter is how long a server connection may sit idle before it is

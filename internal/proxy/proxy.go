@@ -36,6 +36,7 @@ type Proxy struct {
 	observer Observer // set before Serve
 	ops      ops      // PAUSE, RESUME, KILL (ops.go)
 	scaling  scaler   // pool scaling (scaling.go)
+	sharing  sharing  // budgets (budget.go); protected by ops.holdMu
 	draining atomic.Bool
 	closed   atomic.Bool
 	nextID   atomic.Uint64
@@ -64,6 +65,9 @@ func New(cfg *config.Config, proto Protocol, log *slog.Logger) (*Proxy, error) {
 		return nil, err
 	}
 	p.reg.Store(reg)
+	p.regMu.Lock()
+	p.warmUpLocked(reg.all()...) // pools under a budget are built cold
+	p.regMu.Unlock()
 	p.reaper.Add(1)
 	go p.reapLoop()
 	return p, nil

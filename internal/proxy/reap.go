@@ -2,11 +2,12 @@ package proxy
 
 import "time"
 
-// reapPeriod is how often the proxy looks for per-user pools to remove, and scales
-// its pools.
+// reapPeriod is how often the proxy looks for per-user pools to remove, scales its
+// pools and shares budgets.
 const reapPeriod = time.Second
 
-// reapLoop removes unused per-user pools, and runs a round of pool scaling, every
+// reapLoop removes unused per-user pools, runs a round of pool scaling and shares
+// budgets (Share, after Scale, so that it reads the maximums scaling set) every
 // reapPeriod until the proxy closes.
 func (p *Proxy) reapLoop() {
 	defer p.reaper.Done()
@@ -19,6 +20,7 @@ func (p *Proxy) reapLoop() {
 		case now := <-tick.C:
 			p.reap(now)
 			p.Scale(now)
+			p.Share(now)
 		}
 	}
 }

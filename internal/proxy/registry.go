@@ -70,6 +70,7 @@ func (r *registry) specFor(db *config.Database, svc *config.Service, user string
 		name: db.Name, database: db.Name, settings: db.Pool, url: db.URL,
 		user: db.URL.User, password: db.URL.Password, session: db.Session,
 		resetQuery: db.ResetQuery, allowCleartext: db.ServerCleartextPassword,
+		budgeted: db.Budget > 0,
 	}
 	if svc != nil {
 		s.name, s.service, s.settings, s.session = db.Name+"/"+svc.Name, svc.Name, svc.Pool, svc.Session

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"time"
 
 	"github.com/motorpool/motorpool/internal/config"
 )
@@ -81,6 +82,7 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 	// Once the pools retired are listed as such: syncHolds forgets the holds of
 	// pools it does not list.
 	p.warmUpLocked(reg.all()...)
+	p.Share(time.Now()) // a budget added, changed or removed
 	if asked != cfg.Listen {
 		p.log.Warn("listen address changed; restart motorpool to apply it", "old", cfg.Listen, "new", asked)
 	}

@@ -153,7 +153,7 @@ func (p *Proxy) scalePool(now time.Time, cfg config.Scaling, pl *Pool) {
 	ps.max = min(max(ps.max, floor), set.ConnectionLimit)
 
 	st := pl.core.Stats()
-	if st.Max == 0 { // held at a limit of 0: paused
+	if st.Max == 0 { // held at a limit of 0: paused, or left nothing by its budget
 		ps.samples = ps.samples[:0]
 		p.applySize(pl, ps, st)
 		return
