@@ -128,6 +128,12 @@ func (r *Rule) apply(size int, b Bounds) int {
 	return size
 }
 
+// grows reports whether r, when it fires, would grow a pool of size: a
+// scale_up, or a scale_to_target above size.
+func (r *Rule) grows(size int) bool {
+	return r.Action == ScaleUp && r.Step >= 1 || r.Action == ScaleToTarget && r.Target > size
+}
+
 // Bounds are the sizes rules may set: from Floor to Ceiling, both included.
 type Bounds struct {
 	Floor, Ceiling int
@@ -166,17 +172,25 @@ func NewRules(rules ...Rule) *Rules {
 // would leave size where it is, as at a bound, does not fire and starts no
 // cooldown). When several would fire, the first of those that grow the pool
 // wins, else the first of those that shrink it; only the winner fires and
-// starts its cooldown. The size a rule sets is always within b; size itself
-// is expected within b (bring it there first, after b changed).
+// starts its cooldown. No rule shrinks the pool while the metric of a rule
+// that would grow it crosses its threshold, even if that rule cannot fire (it
+// cools down, or the pool is at its ceiling): a pool whose clients queue in
+// short bursts is not shrunk for its low mean utilization. The size a rule
+// sets is always within b; size itself is expected within b (bring it there
+// first, after b changed).
 func (r *Rules) Decide(now time.Time, m Metrics, size int, b Bounds) (Decision, bool) {
 	best, bestTo, bestWhy := -1, 0, ""
+	pressed := false // a rule that would grow the pool has its metric crossed
 	for i := range r.rules {
 		rule := &r.rules[i]
-		if !r.fired[i].IsZero() && now.Sub(r.fired[i]) < rule.Cooldown {
-			continue
-		}
 		ok, why := rule.crossed(m)
 		if !ok {
+			continue
+		}
+		if rule.grows(size) {
+			pressed = true
+		}
+		if !r.fired[i].IsZero() && now.Sub(r.fired[i]) < rule.Cooldown {
 			continue
 		}
 		to := rule.apply(size, b)
@@ -188,7 +202,7 @@ func (r *Rules) Decide(now time.Time, m Metrics, size int, b Bounds) (Decision, 
 			best, bestTo, bestWhy = i, to, why
 		}
 	}
-	if best < 0 {
+	if best < 0 || bestTo < size && pressed {
 		return Decision{}, false
 	}
 	r.fired[best] = now

@@ -84,6 +84,15 @@ func TestRules(t *testing.T) {
 			// The shrinking rule did not fire, so it has no cooldown.
 			{at: time.Second, m: busy(0.1), size: 22, to: 19},
 		}},
+		{"no shrinking while a growing rule's metric is crossed, at the ceiling", []Rule{down, wait}, b, []fire{
+			{m: Metrics{Utilization: 0.1, AvgWait: 2 * time.Second}, size: 30},
+			{at: time.Second, m: busy(0.1), size: 30, to: 27},
+		}},
+		{"no shrinking while a growing rule's metric is crossed, in its cooldown", []Rule{down, wait}, b, []fire{
+			{m: Metrics{Utilization: 0.1, AvgWait: 2 * time.Second}, size: 20, to: 22},
+			{at: time.Second, m: Metrics{Utilization: 0.1, AvgWait: 2 * time.Second}, size: 22},
+			{at: 2 * time.Second, m: busy(0.1), size: 22, to: 19},
+		}},
 		{"the first growing rule wins", []Rule{wait, up}, b, []fire{
 			{m: Metrics{Utilization: 0.9, AvgWait: 2 * time.Second}, size: 20, to: 22},
 			{at: time.Second, m: Metrics{Utilization: 0.9, AvgWait: 2 * time.Second}, size: 22, to: 27},
