@@ -210,7 +210,7 @@ func printIntro(ctx context.Context, w io.Writer, cmd *cobra.Command, cfg *confi
 	fmt.Fprintf(w, "\nWhere to look while it runs:\n")
 	fmt.Fprintf(w, "  your own psql:  psql %s\n", demo.URL(r.addr, l.user, l.password, l.database))
 	if l.admin != "" && consoleAnswers(ctx, r.addr, l) {
-		fmt.Fprintf(w, "  admin console:  psql %s   (SHOW POOLS; SHOW CLIENTS;)\n", demo.URL(r.addr, l.admin, l.adminPw, "motorpool"))
+		fmt.Fprintf(w, "  admin console:  psql %s   (SHOW POOLS; SHOW BUDGETS; SHOW SCALING;)\n", demo.URL(r.addr, l.admin, l.adminPw, "motorpool"))
 	}
 	if httpAnswers(ctx, r.adminURL) {
 		fmt.Fprintf(w, "  dashboard:      %s/\n", r.adminURL)

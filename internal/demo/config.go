@@ -44,6 +44,12 @@ func WriteConfig(w io.Writer, p ConfigParams) error {
 	if p.AdminListen == "" {
 		p.AdminListen = "127.0.0.1:8080"
 	}
+	limits := 0
+	for _, s := range Services() {
+		limits += s.ConnectionLimit
+	}
+	limits += 2          // the database's own pool (below)
+	budget := limits - 4 // less than the pools could take together
 	var b strings.Builder
 	fmt.Fprintf(&b, `# motorpool demo configuration, written by "motorpool demo config".
 # Run it with "motorpool demo -c FILE", or serve it with "motorpool serve -c FILE".
@@ -60,16 +66,30 @@ log: { level: warn }
 databases:
   %s:
     url: %s
+    # The backend takes at most %d server connections from motorpool: the
+    # pools (%d connections in all) share them by priority when they
+    # are all busy (SHOW BUDGETS).
+    budget: %d
+    connection_limit: 2    # the pool of clients no service matches: your own psql
 # One pool per simulated service, matched by the application_name its clients
 # send. The service type sets timeouts, priority and connection pattern; the
 # pools are kept small so that the bursty web-api has to queue.
 services:
 `, p.Listen, p.AdminListen, AdminUser, User, Password, AdminUser, AdminPassword,
-		Database, quote(p.Backend))
+		Database, quote(p.Backend), budget, limits, budget)
 	for _, s := range Services() {
 		fmt.Fprintf(&b, "  %-10s { %-39s %-27s connection_limit: %d }  # %s: %s\n",
 			s.Name+":", "match: { application_name: "+s.Name+" },", "type: "+s.Type+",", s.ConnectionLimit, clients(s.Clients), s.About)
 	}
+	b.WriteString(`# A pool that stays under-used gives connections up, and gets them back when
+# it is busy again or its clients wait (SHOW SCALING).
+scaling:
+  rules:
+    - { trigger: high_utilization, threshold: 0.8, action: scale_up, step: 2, cooldown: 10s }
+    - { trigger: queue_buildup, threshold: 1, action: scale_up, step: 2, cooldown: 10s }
+    - { trigger: long_wait_times, threshold: 10ms, action: scale_up, step: 2, cooldown: 10s }
+    - { trigger: high_utilization, below: 0.2, action: scale_down, step: 1, cooldown: 15s }
+`)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -136,6 +136,12 @@ func TestWriteConfig(t *testing.T) {
 		assert.Equal(t, s.Type, svc.Type)
 		assert.Equal(t, s.ConnectionLimit, svc.Pool.ConnectionLimit)
 	}
+	limits := cfg.Databases[0].Pool.ConnectionLimit
+	for _, s := range cfg.Services {
+		limits += s.Pool.ConnectionLimit
+	}
+	assert.Less(t, cfg.Databases[0].Budget, limits, "the pools share a budget smaller than their sum, so that sharing shows")
+	assert.NotEmpty(t, cfg.Scaling.Rules)
 	assert.Equal(t, []string{AdminUser}, cfg.Admin.Users)
 	assert.True(t, strings.HasPrefix(yaml.String(), "# motorpool demo configuration"))
 }
