@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -37,6 +38,15 @@ type scaler struct {
 	last   time.Time  // the latest round's time
 	pools  map[string]*poolScaling
 	events []ScalingEvent // the latest maxScalingEvents, oldest first
+	// counts are every decision, by pool name, for metrics: events drops old
+	// ones. A name's counts go with the last pool of that name (forgetCounts).
+	counts map[string]ScalingCounts
+}
+
+// ScalingCounts counts one pool's scaling decisions (ScalingEvent) by the bound
+// they moved and which way: up when To is above From.
+type ScalingCounts struct {
+	MaxUp, MaxDown, MinUp, MinDown uint64
 }
 
 // poolScaling is the scaling state of one pool, by pool name: it survives a
@@ -60,6 +70,18 @@ func (p *Proxy) ScalingEvents() []ScalingEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events)
+}
+
+// ScalingCounts returns, by pool name, how many scaling decisions moved each
+// pool's bounds: all of them, unlike ScalingEvents. A pool with no decision
+// has no entry. A pool rebuilt by a reload under the same name keeps its
+// counts; a name no pool of the configuration in force has loses them at the
+// next round, so a pool added again later counts from 0.
+func (p *Proxy) ScalingCounts() map[string]ScalingCounts {
+	s := &p.scaling
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.counts)
 }
 
 // Scale runs one round of pool scaling as of now; the proxy runs one every
@@ -90,6 +112,7 @@ func (p *Proxy) Scale(now time.Time) {
 	s.last = now
 	cfg := p.reg.Load().cfg
 	pools := p.reg.Load().all()
+	s.forgetCounts(pools)
 	if len(cfg.Scaling.Rules) == 0 && !cfg.Scaling.Predictive.Enabled {
 		p.unscale(pools)
 		return
@@ -217,8 +240,8 @@ func (p *Proxy) applySize(pl *Pool, ps *poolScaling, st pool.Stats) {
 	}
 }
 
-// record logs a scaling decision and keeps it for ScalingEvents. The caller
-// holds scaling.mu.
+// record logs a scaling decision, keeps it for ScalingEvents and counts it for
+// ScalingCounts. The caller holds scaling.mu.
 func (p *Proxy) record(now time.Time, name, bound string, from, to int, reason string) {
 	p.log.Info("pool scaled", "pool", name, "bound", bound, "from", from, "to", to, "reason", reason)
 	s := &p.scaling
@@ -226,6 +249,38 @@ func (p *Proxy) record(now time.Time, name, bound string, from, to int, reason s
 		s.events = append(s.events[:0], s.events[1:]...)
 	}
 	s.events = append(s.events, ScalingEvent{Time: now, Pool: name, Bound: bound, From: from, To: to, Reason: reason})
+	if s.counts == nil {
+		s.counts = make(map[string]ScalingCounts)
+	}
+	c := s.counts[name]
+	switch {
+	case bound == "max" && to > from:
+		c.MaxUp++
+	case bound == "max":
+		c.MaxDown++
+	case to > from:
+		c.MinUp++
+	default:
+		c.MinDown++
+	}
+	s.counts[name] = c
+}
+
+// forgetCounts drops the decision counts of the names no pool of pools has.
+// The caller holds scaling.mu.
+func (s *scaler) forgetCounts(pools []*Pool) {
+	if len(s.counts) == 0 {
+		return
+	}
+	names := make(map[string]bool, len(pools))
+	for _, pl := range pools {
+		names[pl.Name] = true
+	}
+	for name := range s.counts {
+		if !names[name] {
+			delete(s.counts, name)
+		}
+	}
 }
 
 // sampleOf returns the scaling sample of a pool's statistics.

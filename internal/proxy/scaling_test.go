@@ -227,6 +227,7 @@ scaling:
 	_, max := sizes(poolNamed(p, "shop"))
 	require.Equal(t, 8, max)
 	require.Contains(t, p.scaling.pools, "gone")
+	require.Equal(t, ScalingCounts{MaxDown: 1}, p.ScalingCounts()["gone"])
 
 	// connection_limit 6 and min_connections 2: the pool is reconfigured in place,
 	// to its configured sizes, then the next round puts its scaled maximum back,
@@ -244,6 +245,8 @@ scaling:
 	require.Equal(t, [2]int{2, 6}, [2]int{min, max}, "the reload sets the configured sizes")
 	c.seconds(1)
 	assert.NotContains(t, p.scaling.pools, "gone", "a removed pool is forgotten")
+	assert.NotContains(t, p.ScalingCounts(), "gone", "with its counts")
+	assert.Equal(t, ScalingCounts{MaxDown: 1}, p.ScalingCounts()["shop"], "a pool reconfigured by a reload keeps its counts")
 	min, max = sizes(shop)
 	assert.Equal(t, [2]int{2, 6}, [2]int{min, max}, "8 is above the new connection_limit")
 	c.seconds(scaleWindow)
@@ -262,6 +265,7 @@ databases:
 	min, max = sizes(shop)
 	assert.Equal(t, [2]int{2, 6}, [2]int{min, max}, "scaling off: the configured sizes")
 	assert.Empty(t, p.scaling.pools)
+	assert.Equal(t, ScalingCounts{MaxDown: 5}, p.ScalingCounts()["shop"], "scaling off: the counts stay")
 }
 
 // TestScalingPerUserPools: the pools built for client users scale too.
@@ -302,6 +306,8 @@ databases:
 	require.Len(t, ev, maxScalingEvents)
 	assert.Equal(t, "50", ev[0].Reason)
 	assert.Equal(t, fmt.Sprint(maxScalingEvents+49), ev[maxScalingEvents-1].Reason)
+	assert.Equal(t, map[string]ScalingCounts{"shop": {MaxUp: maxScalingEvents + 50}}, p.ScalingCounts(),
+		"the counts keep the decisions the events dropped")
 }
 
 // jump moves the clock to the wall time of at, keeping its monotonic reading.
@@ -370,6 +376,7 @@ scaling:
 		{Time: c.now, Pool: "shop", Bound: "max", From: 3, To: 1, Reason: "utilization 0.00 < 0.20 (scaling.rules[0]): 3 → 1"},
 		{Time: c.now, Pool: "shop", Bound: "min", From: 3, To: 1, Reason: "no peak above min_connections predicted for the coming hour"},
 	}, p.ScalingEvents()[4:])
+	assert.Equal(t, map[string]ScalingCounts{"shop": {MaxUp: 1, MaxDown: 3, MinUp: 1, MinDown: 1}}, p.ScalingCounts())
 }
 
 // TestScalingLeavesPausedPools: a paused database's pools, held at a limit of 0,
