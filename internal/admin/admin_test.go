@@ -120,9 +120,12 @@ func TestMetricNamesAndLabels(t *testing.T) {
 		"motorpool_pool_health_status gauge {" + base + "}",
 		"motorpool_pool_leaks_detected_total counter {" + base + "}",
 		"motorpool_pool_max_server_connections gauge {" + base + "}",
+		"motorpool_pool_min_server_connections gauge {" + base + "}",
+		"motorpool_pool_own_max_server_connections gauge {" + base + "}",
 		"motorpool_pool_paused gauge {" + base + "}",
 		"motorpool_pool_query_duration_seconds histogram {" + base + "}",
 		"motorpool_pool_received_bytes_total counter {" + base + "}",
+		"motorpool_pool_scaling_decisions_total counter {bound,database,direction,mode,pool,service,user}",
 		"motorpool_pool_sent_bytes_total counter {" + base + "}",
 		"motorpool_pool_server_connections gauge {database,mode,pool,service,state,user}",
 		"motorpool_pool_server_connections_closed_total counter {database,mode,pool,reason,service,user}",
@@ -152,10 +155,12 @@ func TestMetricNamesAndLabels(t *testing.T) {
 
 func checkLabel(t *testing.T, mf *dto.MetricFamily, l *dto.LabelPair) {
 	allowed := map[string][]string{
-		"state":  {"creating", "idle", "active", "validating", "destroying", "waiting"},
-		"reason": {"high_utilization", "slow_acquisition", "high_error_rate", "pool_exhaustion", "lifetime", "idle", "validation", "error", "resize", "closed", "discarded"},
-		"pool":   {"shop", "shop/reports"},
-		"mode":   {"transaction", "session", "statement"},
+		"state":     {"creating", "idle", "active", "validating", "destroying", "waiting"},
+		"reason":    {"high_utilization", "slow_acquisition", "high_error_rate", "pool_exhaustion", "lifetime", "idle", "validation", "error", "resize", "closed", "discarded"},
+		"pool":      {"shop", "shop/reports"},
+		"mode":      {"transaction", "session", "statement"},
+		"bound":     {"max", "min"},
+		"direction": {"up", "down"},
 	}
 	if vals, ok := allowed[l.GetName()]; ok && !slices.Contains(vals, l.GetValue()) {
 		t.Errorf("%s: label %s=%q is not in %v", mf.GetName(), l.GetName(), l.GetValue(), vals)

@@ -19,7 +19,9 @@ var (
 	descServerConns = poolDesc("server_connections", "Server connections by state (creating, idle, active, validating, destroying).", "state")
 	descClientConns = poolDesc("client_connections", "Client connections of the pool by state (active: holding a server connection, waiting, idle).", "state")
 	descWaiting     = poolDesc("waiting_clients", "Acquirers waiting for a server connection (pending requests).")
-	descMaxConns    = poolDesc("max_server_connections", "Effective maximum of server connections: connection_limit, or a lower budget cap.")
+	descMaxConns    = poolDesc("max_server_connections", "Effective maximum of server connections: the pool's own maximum, or a lower budget cap.")
+	descOwnMax      = poolDesc("own_max_server_connections", "The pool's own maximum of server connections: connection_limit, or as scaling moved it.")
+	descMinConns    = poolDesc("min_server_connections", "Minimum of server connections kept open: min_connections, or as predictive scaling raised it.")
 	descUtilization = poolDesc("utilization_ratio", "Active server connections / maximum pool size.")
 	descAcquireWait = poolDesc("acquire_wait_seconds", "How long successful acquires waited for a server connection (0 when one was idle).")
 	descAcquires    = poolDesc("acquires_total", "Server connections handed to clients.")
@@ -36,6 +38,7 @@ var (
 	descHealth      = poolDesc("health_status", "Health status: 0 healthy, 1 fair, 2 warning, 3 critical, -1 unknown (no samples yet).")
 	descAlert       = poolDesc("alert_firing", "1 while the alert named by reason fires (high_utilization, slow_acquisition, high_error_rate, pool_exhaustion).", "reason")
 	descPaused      = poolDesc("paused", "1 while the pool's database is paused by PAUSE or KILL.")
+	descScaling     = poolDesc("scaling_decisions_total", "Scaling decisions, by the bound they moved (max, min) and direction (up, down).", "bound", "direction")
 )
 
 // acquireBuckets are the upper bounds of the acquire wait histogram, in
@@ -53,16 +56,24 @@ type poolCollector struct{ a *Admin }
 
 // Describe implements prometheus.Collector.
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descServerConns, descClientConns, descWaiting, descMaxConns, descUtilization,
-		descAcquireWait, descAcquires, descTimeouts, descUnreachable, descOpened, descClosed, descValidation,
-		descConnErrors, descLeaks, descSessions, descReceived, descSent, descHealth, descAlert, descPaused} {
+	for _, d := range []*prometheus.Desc{descServerConns, descClientConns, descWaiting, descMaxConns, descOwnMax,
+		descMinConns, descUtilization, descAcquireWait, descAcquires, descTimeouts, descUnreachable, descOpened,
+		descClosed, descValidation, descConnErrors, descLeaks, descSessions, descReceived, descSent, descHealth,
+		descAlert, descPaused, descScaling, descBudget, descBudgetInUse, descBudgetShare, descBudgetDemand} {
 		ch <- d
 	}
 }
 
+// scrape is what Collect reads once for all pools.
+type scrape struct {
+	clients map[string][4]int
+	budget  map[string]proxy.BudgetPool // by pool name (collectBudgets)
+	scaling map[string]proxy.ScalingCounts
+}
+
 // Collect implements prometheus.Collector.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	clients := c.a.px.ClientCounts()
+	sc := scrape{clients: c.a.px.ClientCounts(), budget: c.collectBudgets(ch), scaling: c.a.px.ScalingCounts()}
 	// Two pools with the same labels (user names that differ only in bytes that
 	// are not UTF-8) would fail the whole scrape: the second is left out.
 	seen := make(map[string]bool)
@@ -70,13 +81,14 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		key := strings.Join(labelValues(p), "\x00")
 		if !seen[key] {
 			seen[key] = true
-			c.collectPool(ch, p, clients[p.Name])
+			c.collectPool(ch, p, sc)
 		}
 	}
 }
 
-func (c *poolCollector) collectPool(ch chan<- prometheus.Metric, p *proxy.Pool, cl [4]int) {
+func (c *poolCollector) collectPool(ch chan<- prometheus.Metric, p *proxy.Pool, sc scrape) {
 	lv := labelValues(p)
+	cl := sc.clients[p.Name]
 	st := p.Core().Stats()
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv, extra...)...)
@@ -93,6 +105,8 @@ func (c *poolCollector) collectPool(ch chan<- prometheus.Metric, p *proxy.Pool, 
 	}
 	gauge(descWaiting, float64(st.Waiting))
 	gauge(descMaxConns, float64(st.Max))
+	gauge(descOwnMax, float64(st.MaxSize))
+	gauge(descMinConns, float64(st.MinSize))
 	gauge(descUtilization, st.Utilization)
 	count, sum, buckets := promHistogram(&st.AcquireTime)
 	ch <- prometheus.MustNewConstHistogram(descAcquireWait, count, sum, buckets, lv...)
@@ -121,6 +135,17 @@ func (c *poolCollector) collectPool(ch chan<- prometheus.Metric, p *proxy.Pool, 
 		gauge(descAlert, b2f(firing[t]), string(t))
 	}
 	gauge(descPaused, b2f(c.a.px.IsPaused(p.Database)))
+	if !p.Retired() { // scaling counts go with the name, to the pool that replaced it
+		n := sc.scaling[p.Name]
+		counter(descScaling, n.MaxUp, "max", "up")
+		counter(descScaling, n.MaxDown, "max", "down")
+		counter(descScaling, n.MinUp, "min", "up")
+		counter(descScaling, n.MinDown, "min", "down")
+	}
+	if bp, ok := sc.budget[p.Name]; ok {
+		gauge(descBudgetShare, float64(bp.Share))
+		gauge(descBudgetDemand, bp.Demand)
+	}
 }
 
 // promHistogram converts a pool histogram into Prometheus' cumulative form.
