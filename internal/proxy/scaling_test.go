@@ -106,7 +106,7 @@ func TestScalingDownWhenIdleAndUpUnderLoad(t *testing.T) {
 	assert.Equal(t, 2, max, "1 of 1 leased grows the pool, 1 of 2 does not")
 	ev = p.ScalingEvents()
 	require.Len(t, ev, 4)
-	assert.Regexp(t, regexp.MustCompile(`^utilization [01]\.\d\d > 0\.70 \(scaling\.rules\[1\]\): 1 → 2$`), ev[3].Reason)
+	assert.Regexp(t, regexp.MustCompile(`^utilization [01]\.\d+ > 0\.70+ \(scaling\.rules\[1\]\): 1 → 2$`), ev[3].Reason)
 
 	release2 := holdLeases(t, p, "shop", 1)
 	c.seconds(30 + scaleWindow) // past the cooldown, with a whole window of 2 of 2
@@ -127,12 +127,15 @@ func TestScalingDownWhenIdleAndUpUnderLoad(t *testing.T) {
 	release4()
 
 	n := len(p.ScalingEvents())
-	c.seconds(scaleWindow) // a window with the leases, then one without
+	// The window that spans the release may shrink the pool or not, depending on
+	// how long the leases were still held in it (real time); the next one, without
+	// them, does, and the rule's cooldown (60 s) allows one shrink in these 21 s.
+	c.seconds(2*scaleWindow + 1)
 	_, max = sizes(shop)
 	assert.Equal(t, 3, max, "idle again: shrinks")
 	ev = p.ScalingEvents()
 	require.Len(t, ev, n+1)
-	assert.Regexp(t, regexp.MustCompile(`^utilization 0\.\d\d < 0\.30 \(scaling\.rules\[0\]\): 4 → 3$`), ev[n].Reason)
+	assert.Regexp(t, regexp.MustCompile(`^utilization 0\.\d+ < 0\.30+ \(scaling\.rules\[0\]\): 4 → 3$`), ev[n].Reason)
 	for _, e := range ev {
 		assert.Equal(t, "shop", e.Pool)
 		assert.Equal(t, "max", e.Bound)
