@@ -19,7 +19,8 @@ import (
 // idle, as a person sees it in headless Chromium. The overview shows the
 // budget's panel, refreshed as the transactions begin, with the service
 // borrowing 2 beyond its fair share of 3; a database without a budget has no
-// panel; the service's page has a line with its part. Screenshots go to
+// panel, and on a phone the panel is no wider than the window; the
+// service's page has a line with its part. Screenshots go to
 // $TMPDIR/motorpool-budget-*.png.
 func TestDashboardBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -92,6 +93,15 @@ services:
 	run("read the bar", err)
 	if len(bar) != 1 || bar[0] != "prio-high 83%" {
 		t.Errorf("the budget's bar is %q, want gateway's 5 of 6 only: [prio-high 83%%]", bar)
+	}
+
+	narrow := browser(t, ctx, 800, 800)
+	run("a phone's viewport", chromedp.Do(narrow, chromedp.EmulateViewport(360, 740)))
+	run("load the overview", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(panel)))
+	widths, err := chromedp.Run(narrow, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+	run("measure the overview", err)
+	if widths[0] > widths[1] {
+		t.Errorf("on a phone, the overview with the budget is %d px wide in a window of %d", widths[0], widths[1])
 	}
 
 	run("load gateway's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/"+db+"%2Fgateway"), chromedp.WaitVisible(`#budget`)))
