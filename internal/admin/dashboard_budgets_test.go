@@ -13,6 +13,7 @@ import (
 
 	"github.com/motorpool/motorpool/internal/config"
 	"github.com/motorpool/motorpool/internal/proxy"
+	"github.com/motorpool/motorpool/pool"
 )
 
 // TestDashBudget: a pool's fair share is its weighted part of the budget,
@@ -86,28 +87,32 @@ services:
   gateway: { database: shop, match: { application_name: "gateway*" }, priority: high, connection_limit: 20 }
   reports: { database: shop, match: { user: analyst }, priority: low, connection_limit: 20, min_connections: 1 }
 `)
-	// Acquirers that keep what they get: 12 of gateway, 3 of reports.
+	// Fifteen clients of each service run transactions back to back, as in
+	// TestBudgets: gateway gets 8 connections, reports 2.
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	for name, n := range map[string]int{"shop/gateway": 12, "shop/reports": 3} {
-		core := poolNamed(px, name).Core()
-		for range n {
+	gateway, reports := poolNamed(px, "shop/gateway").Core(), poolNamed(px, "shop/reports").Core()
+	for _, core := range []*pool.Pool[proxy.Backend]{gateway, reports} {
+		for range 15 {
 			wg.Go(func() {
-				if l, err := core.Acquire(ctx); err == nil {
-					<-ctx.Done()
+				for {
+					l, err := core.Acquire(ctx)
+					if err != nil {
+						return
+					}
+					time.Sleep(time.Millisecond)
 					l.Release()
 				}
 			})
 		}
 	}
-	gateway, reports := poolNamed(px, "shop/gateway").Core(), poolNamed(px, "shop/reports").Core()
 	now := time.Now()
 	require.Eventually(t, func() bool {
 		now = now.Add(time.Second)
 		px.Share(now)
-		return gateway.Stats().Active == 8 && reports.Stats().Active == 2
+		return gateway.Stats().Total == 8 && reports.Stats().Total == 2
 	}, 30*time.Second, time.Millisecond)
 	px.Share(now.Add(time.Second))
 
