@@ -50,6 +50,17 @@ type page struct {
 	// pool's latest scaling decisions, newest first (pool page).
 	ScalingOn bool
 	Scaling   []proxy.ScalingEvent
+	// Budgets are the databases' budgets (overview); Summary is the pool's
+	// report with its part of its database's budget (pool page).
+	Budgets []dashBudget
+	Summary summary
+}
+
+// summary is what a pool page's refreshed head shows: its report, and its
+// part of its database's budget (nil when the database has none).
+type summary struct {
+	monitor.Report
+	Budget *dashPoolBudget
 }
 
 // dashboardScalingEvents is how many scaling decisions a pool's page shows.
@@ -73,15 +84,18 @@ func render(w http.ResponseWriter, name string, data any) {
 }
 
 func (a *Admin) pageOverview(w http.ResponseWriter, r *http.Request) {
-	p := a.page("Pools")
-	p.Reports = a.Reports()
-	render(w, "overview", p)
+	render(w, "overview", a.overviewPage())
 }
 
 func (a *Admin) partialOverview(w http.ResponseWriter, r *http.Request) {
+	render(w, "overview-cards", a.overviewPage())
+}
+
+func (a *Admin) overviewPage() page {
 	p := a.page("Pools")
 	p.Reports = a.Reports()
-	render(w, "overview-cards", p)
+	p.Budgets = dashBudgets(a.px.Budgets())
+	return p
 }
 
 // poolPage fills the page of the pool named in the request, or answers 404.
@@ -94,6 +108,7 @@ func (a *Admin) poolPage(w http.ResponseWriter, r *http.Request) (page, bool) {
 	}
 	p := a.page(name)
 	p.Report = a.report(pl)
+	p.Summary = summary{Report: p.Report, Budget: poolBudget(dashBudgets(a.px.Budgets()), name)}
 	for _, c := range a.Clients() {
 		if c.Pool == name {
 			p.Clients = append(p.Clients, c)
@@ -123,7 +138,7 @@ func (a *Admin) pagePool(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) partialPool(w http.ResponseWriter, r *http.Request) {
 	if p, ok := a.poolPage(w, r); ok {
-		render(w, "pool-summary", p.Report)
+		render(w, "pool-summary", p.Summary)
 	}
 }
 
