@@ -1,19 +1,15 @@
 package admin
 
 import (
-	"context"
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/motorpool/motorpool/internal/config"
 	"github.com/motorpool/motorpool/internal/proxy"
-	"github.com/motorpool/motorpool/pool"
 )
 
 // TestDashBudget: a pool's fair share is its weighted part of the budget,
@@ -77,44 +73,8 @@ func TestDashBudget(t *testing.T) {
 // the overview has a panel for the budgeted database only, and the pool's
 // page a line with its part.
 func TestDashboardBudgets(t *testing.T) {
-	a, px := newTestAdminYAML(t, "", `
-auth: { users: { app: { password: x } } }
-admin: { users: [app] }
-databases:
-  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=10", budget: 10 }
-  other: { url: "postgresql://app:pw@127.0.0.1:1/other?connection_limit=3" }
-services:
-  gateway: { database: shop, match: { application_name: "gateway*" }, priority: high, connection_limit: 20 }
-  reports: { database: shop, match: { user: analyst }, priority: low, connection_limit: 20, min_connections: 1 }
-`)
-	// Fifteen clients of each service run transactions back to back, as in
-	// TestBudgets: gateway gets 8 connections, reports 2.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	gateway, reports := poolNamed(px, "shop/gateway").Core(), poolNamed(px, "shop/reports").Core()
-	for _, core := range []*pool.Pool[proxy.Backend]{gateway, reports} {
-		for range 15 {
-			wg.Go(func() {
-				for {
-					l, err := core.Acquire(ctx)
-					if err != nil {
-						return
-					}
-					time.Sleep(time.Millisecond)
-					l.Release()
-				}
-			})
-		}
-	}
-	now := time.Now()
-	require.Eventually(t, func() bool {
-		now = now.Add(time.Second)
-		px.Share(now)
-		return gateway.Stats().Total == 8 && reports.Stats().Total == 2
-	}, 30*time.Second, time.Millisecond)
-	px.Share(now.Add(time.Second))
+	a, px := newTestAdminYAML(t, "", budgetYAML(10))
+	busyServices(t, px, 15)
 
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()

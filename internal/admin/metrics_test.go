@@ -84,16 +84,7 @@ next:
 // gateway clients and two reports clients want the whole budget of 6: each
 // service gets what it wants, the database's own pool nothing.
 func TestBudgetMetrics(t *testing.T) {
-	a, px := newTestAdminYAML(t, "", `
-auth: { users: { app: { password: x } } }
-admin: { users: [app] }
-databases:
-  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=10", budget: 6 }
-  other: { url: "postgresql://app:pw@127.0.0.1:1/other?connection_limit=3" }
-services:
-  gateway: { database: shop, match: { application_name: "gateway*" }, priority: high, connection_limit: 20 }
-  reports: { database: shop, match: { user: analyst }, priority: low, connection_limit: 20, min_connections: 1 }
-`)
+	a, px := newTestAdminYAML(t, "", budgetYAML(6))
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 

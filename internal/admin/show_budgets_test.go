@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,52 +13,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/motorpool/motorpool/internal/proxy"
+	"github.com/motorpool/motorpool/pool"
 )
 
 // TestBudgets checks that SHOW BUDGETS, /api/v1/budgets, SHOW POOLS' pool_size
 // and the max_server_connections metric show how a budget is shared: a busy
 // high-priority service gets four times a low one's share, and each pool's cap.
 func TestBudgets(t *testing.T) {
-	a, px := newTestAdminYAML(t, "", `
-auth: { users: { app: { password: x } } }
-admin: { users: [app] }
-databases:
-  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=10", budget: 10 }
-  other: { url: "postgresql://app:pw@127.0.0.1:1/other?connection_limit=3" }
-services:
-  gateway: { database: shop, match: { application_name: "gateway*" }, priority: high, connection_limit: 20 }
-  reports: { database: shop, match: { user: analyst }, priority: low, connection_limit: 20, min_connections: 1 }
-`)
-	// Twenty clients of each service run transactions back to back.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for _, name := range []string{"shop/gateway", "shop/reports"} {
-		core := poolNamed(px, name).Core()
-		for range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					l, err := core.Acquire(ctx)
-					if err != nil {
-						return
-					}
-					time.Sleep(time.Millisecond)
-					l.Release()
-				}
-			}()
-		}
-	}
-	gateway, reports := poolNamed(px, "shop/gateway").Core(), poolNamed(px, "shop/reports").Core()
-	now := time.Now()
-	require.Eventually(t, func() bool {
-		now = now.Add(time.Second)
-		px.Share(now)
-		return gateway.Stats().Total == 8 && reports.Stats().Total == 2
-	}, 30*time.Second, time.Millisecond)
-	px.Share(now.Add(time.Second)) // SHOW BUDGETS shows the last pass: one with the connections open
+	a, px := newTestAdminYAML(t, "", budgetYAML(10))
+	busyServices(t, px, 20)
 
 	res, err := a.Exec(context.Background(), "app", "SHOW BUDGETS")
 	require.NoError(t, err)
@@ -137,4 +103,53 @@ func atoi(t *testing.T, s string) int {
 	n, err := strconv.Atoi(s)
 	require.NoError(t, err)
 	return n
+}
+
+// budgetYAML is a configuration whose database shop has the budget given,
+// shared by its own pool and two services: gateway, high priority, and
+// reports, low priority with min_connections 1. Database other has no budget.
+func budgetYAML(budget int) string {
+	return fmt.Sprintf(`
+auth: { users: { app: { password: x } } }
+admin: { users: [app] }
+databases:
+  shop: { url: "postgresql://app:pw@127.0.0.1:1/shop?connection_limit=10", budget: %d }
+  other: { url: "postgresql://app:pw@127.0.0.1:1/other?connection_limit=3" }
+services:
+  gateway: { database: shop, match: { application_name: "gateway*" }, priority: high, connection_limit: 20 }
+  reports: { database: shop, match: { user: analyst }, priority: low, connection_limit: 20, min_connections: 1 }
+`, budget)
+}
+
+// busyServices starts n clients of each of shop's services (budgetYAML(10))
+// running transactions back to back until the test ends, and shares the
+// budget until gateway holds 8 connections and reports 2; the last pass, which
+// SHOW BUDGETS and the dashboard show, is one with the connections open.
+func busyServices(t *testing.T, px *proxy.Proxy, n int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	gateway, reports := poolNamed(px, "shop/gateway").Core(), poolNamed(px, "shop/reports").Core()
+	for _, core := range []*pool.Pool[proxy.Backend]{gateway, reports} {
+		for range n {
+			wg.Go(func() {
+				for {
+					l, err := core.Acquire(ctx)
+					if err != nil {
+						return
+					}
+					time.Sleep(time.Millisecond)
+					l.Release()
+				}
+			})
+		}
+	}
+	now := time.Now()
+	require.Eventually(t, func() bool {
+		now = now.Add(time.Second)
+		px.Share(now)
+		return gateway.Stats().Total == 8 && reports.Stats().Total == 2
+	}, 30*time.Second, time.Millisecond)
+	px.Share(now.Add(time.Second))
 }
