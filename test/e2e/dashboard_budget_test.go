@@ -40,14 +40,8 @@ services:
 	}
 
 	bctx := browser(t, ctx, 1400, 1000)
-	run := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	panel := `section.budget[data-database="` + db + `"]`
-	run("load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(panel)))
+	step(t, "load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(panel)))
 
 	// The weights of the database's own pool (medium, at most 2 connections),
 	// gateway (high) and reports (low) give them fair shares of 2, 3 and 1.
@@ -68,7 +62,7 @@ services:
 		t.Fatalf("gateway never held 5 in the panel: %v; the panel:\n%s", err, text)
 	}
 	row, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](cells))
-	run("read gateway's row", err)
+	step(t, "read gateway's row", err)
 	// pool, priority, demand, fair share, share, limit, held, borrowing
 	if want := []string{db + "/gateway", "high", "3", "5", "5", "5", "borrows 2"}; len(row) != 8 ||
 		!slices.Equal(append(row[:2:2], row[3:]...), want) {
@@ -77,40 +71,40 @@ services:
 		t.Errorf("gateway's demand is %q, want at least the 5 it leases", row[2])
 	}
 	text, err := chromedp.Run(bctx, innerText(panel))
-	run("read the panel", err)
+	step(t, "read the panel", err)
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-budget-overview.png", shot)
 	if want := "Budget " + db + ": 5 of 6 in use"; !strings.Contains(text, want) {
 		t.Errorf("the panel does not say %q:\n%s", want, text)
 	}
 	panels, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('section.budget')].map(s => s.dataset.database)`))
-	run("list the panels", err)
+	step(t, "list the panels", err)
 	if len(panels) != 1 || panels[0] != db {
 		t.Errorf("budget panels for %q, want only %q", panels, db)
 	}
 	bar, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(`+strconv.Quote(panel+` .budget-bar span`)+`)].map(s => s.className + ' ' + s.style.width)`))
-	run("read the bar", err)
+	step(t, "read the bar", err)
 	if len(bar) != 1 || bar[0] != "prio-high 83%" {
 		t.Errorf("the budget's bar is %q, want gateway's 5 of 6 only: [prio-high 83%%]", bar)
 	}
 
 	narrow := browser(t, ctx, 800, 800)
-	run("a phone's viewport", chromedp.Do(narrow, chromedp.EmulateViewport(360, 740)))
-	run("load the overview", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(panel)))
+	step(t, "a phone's viewport", chromedp.Do(narrow, chromedp.EmulateViewport(360, 740)))
+	step(t, "load the overview", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(panel)))
 	widths, err := chromedp.Run(narrow, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
-	run("measure the overview", err)
+	step(t, "measure the overview", err)
 	if widths[0] > widths[1] {
 		t.Errorf("on a phone, the overview with the budget is %d px wide in a window of %d", widths[0], widths[1])
 	}
 
-	run("load gateway's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/"+db+"%2Fgateway"), chromedp.WaitVisible(`#budget`)))
+	step(t, "load gateway's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/"+db+"%2Fgateway"), chromedp.WaitVisible(`#budget`)))
 	line, err := chromedp.Run(bctx, innerText(`#budget`))
-	run("read the budget line", err)
+	step(t, "read the budget line", err)
 	if want := "Budget " + db + ": 5 of 6 in use · this pool: share 5 · limit 5 · held 5 · fair share 3 · borrowing 2"; squash(line) != want {
 		t.Errorf("gateway's page says %q, want %q", squash(line), want)
 	}
 	shot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-budget-pool.png", shot)
 }

@@ -118,6 +118,14 @@ func pgURL(p *testenv.PG, db string) string {
 	return u.String()
 }
 
+// step fails the test when a browser step, named what, failed with err.
+func step(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 // browser starts a headless Chromium of the given window size; the returned
 // context drives its first tab.
 func browser(t *testing.T, ctx context.Context, width, height int) context.Context {
@@ -171,37 +179,31 @@ databases:
 	}
 
 	bctx := browser(t, ctx, 1400, 1000)
-	run := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run("load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
+	step(t, "load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
 	names, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('a.card .pool-name')].map(e => e.textContent)`))
-	run("card names", err)
+	step(t, "card names", err)
 	if len(names) != 1 || names[0] != oddPoolName {
 		t.Errorf("the overview shows %q, want the name as it is: %q", names, oddPoolName)
 	}
 	href, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('a.card').href`))
-	run("the card's link", err)
-	run("follow the card's link", chromedp.Do(bctx, chromedp.Navigate(href)))
+	step(t, "the card's link", err)
+	step(t, "follow the card's link", chromedp.Do(bctx, chromedp.Navigate(href)))
 	title, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('#summary h1') || document.body).firstChild.textContent.trim()`))
-	run("the pool's heading", err)
+	step(t, "the pool's heading", err)
 	if title != oddPoolName {
 		t.Fatalf("the card's link %s leads to a page saying %q, want the page of %q", href, title, oddPoolName)
 	}
 	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](trapScript))
-	run("trap htmx events", err)
+	step(t, "trap htmx events", err)
 	_, err = chromedp.Run(bctx, chromedp.Poll[bool](
 		`window.motorpoolCharts && window.motorpoolCharts.updates >= 2 && window.__swaps >= 2 || window.__htmxErrors.length > 0`,
 		chromedp.WithPollingTimeout(time.Minute)))
-	run("wait for charts and panels to refresh", err)
+	step(t, "wait for charts and panels to refresh", err)
 	state, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]any](
 		`({updates: window.motorpoolCharts.updates, error: window.motorpoolCharts.error || '', htmx: window.__htmxErrors, xss: window.__xss || 0})`))
-	run("read the page's state", err)
+	step(t, "read the page's state", err)
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-odd-name.png", shot)
 	if errs, _ := state["htmx"].([]any); len(errs) > 0 || state["error"] != "" {
 		t.Errorf("refreshing the page failed: htmx %v, charts %v", errs, state["error"])
@@ -235,41 +237,35 @@ func TestDashboardLayoutLongNames(t *testing.T) {
 		t.Fatal("a query")
 	}
 
-	run := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	overflow := func(bctx context.Context, what string) {
 		t.Helper()
 		widths, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
-		run(what, err)
+		step(t, what, err)
 		if widths[0] > widths[1] {
 			t.Errorf("%s is %d px wide in a window of %d", what, widths[0], widths[1])
 		}
 	}
 	wide := browser(t, ctx, 1400, 1000)
-	run("load the overview", chromedp.Do(wide, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
+	step(t, "load the overview", chromedp.Do(wide, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
 	cards, err := chromedp.Run(wide, chromedp.Evaluate[[]int](
 		`[document.querySelectorAll('a.card').length, [...document.querySelectorAll('a.card')].filter(c => c.scrollWidth > c.clientWidth).length]`))
-	run("measure the cards", err)
+	step(t, "measure the cards", err)
 	if cards[0] != 30 || cards[1] != 0 {
 		t.Errorf("%d cards, %d of them with a name wider than the card; want 30 and 0", cards[0], cards[1])
 	}
 	overflow(wide, "the overview")
 	shot, err := chromedp.Run(wide, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-30-pools.png", shot)
 
 	narrow := browser(t, ctx, 800, 800)
-	run("a phone's viewport", chromedp.Do(narrow, chromedp.EmulateViewport(360, 740)))
-	run("load the overview", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
+	step(t, "a phone's viewport", chromedp.Do(narrow, chromedp.EmulateViewport(360, 740)))
+	step(t, "load the overview", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(`a.card`)))
 	overflow(narrow, "the overview")
-	run("load the pool's page", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/pools/"+first), chromedp.WaitVisible(`#conns`)))
+	step(t, "load the pool's page", chromedp.Do(narrow, chromedp.Navigate(e.HTTP+"/pools/"+first), chromedp.WaitVisible(`#conns`)))
 	overflow(narrow, "the pool's page")
 	shot, err = chromedp.Run(narrow, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-narrow-pool.png", shot)
 }
 
@@ -293,12 +289,6 @@ func TestDashboardSaysWhenNotLive(t *testing.T) {
 	}
 	e := startDashboard(t, yaml("kept", "removed"))
 	bctx := browser(t, ctx, 1200, 900)
-	run := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	// waitLive waits until the notice is shown and says want, or is hidden
 	// (want "") and the charts have drawn again.
 	waitLive := func(what, want string) {
@@ -314,15 +304,15 @@ func TestDashboardSaysWhenNotLive(t *testing.T) {
 		}
 	}
 
-	run("open the pool's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/removed")))
+	step(t, "open the pool's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/removed")))
 	waitLive("the page live", "")
-	run("reload without the pool", e.Proxy.Reload(dashConfig(t, yaml("kept"))))
+	step(t, "reload without the pool", e.Proxy.Reload(dashConfig(t, yaml("kept"))))
 	waitLive("the page to say the pool is gone", "no longer exists")
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-pool-removed.png", shot)
 
-	run("open another pool's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/kept")))
+	step(t, "open another pool's page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/kept")))
 	waitLive("the page live", "")
 	addr := strings.TrimPrefix(e.HTTP, "http://")
 	e.stopHTTP()

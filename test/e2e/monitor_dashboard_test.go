@@ -46,47 +46,41 @@ func TestMonitorDashboard(t *testing.T) {
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
 
-	run := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	card := `a.card[data-pool="` + e.DB + `"]`
-	run("load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(card)))
+	step(t, "load the overview", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/"), chromedp.WaitVisible(card)))
 	overview, err := chromedp.Run(bctx, innerText(card))
-	run("read the pool's card", err)
+	step(t, "read the pool's card", err)
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-overview.png", shot)
 	if !strings.Contains(overview, "critical") {
 		t.Errorf("overview card says %q, want critical", squash(overview))
 	}
 
-	run("load the pool page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/"+e.DB)))
+	step(t, "load the pool page", chromedp.Do(bctx, chromedp.Navigate(e.HTTP+"/pools/"+e.DB)))
 	// The charts poll the series every 2 s; wait for a second update so that
 	// live data, not only the first response, was drawn.
 	_, err = chromedp.Run(bctx, chromedp.Poll[bool](
 		`window.motorpoolCharts && window.motorpoolCharts.updates >= 2 && window.motorpoolCharts.points >= 3`,
 		chromedp.WithPollingTimeout(time.Minute)))
-	run("wait for chart data", err)
+	step(t, "wait for chart data", err)
 	points, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.motorpoolCharts.points`))
-	run("points", err)
+	step(t, "points", err)
 	updates, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.motorpoolCharts.updates`))
-	run("updates", err)
+	step(t, "updates", err)
 	canvases, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#charts canvas').length`))
-	run("canvases", err)
+	step(t, "canvases", err)
 	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('#recommendations').innerText.includes('connection_limit')`,
 		chromedp.WithPollingTimeout(time.Minute)))
-	run("wait for the recommendation", err)
+	step(t, "wait for the recommendation", err)
 	recs, err := chromedp.Run(bctx, innerText(`#recommendations`))
-	run("recommendations", err)
+	step(t, "recommendations", err)
 	diag, err := chromedp.Run(bctx, innerText(`#diagnosis`))
-	run("diagnosis", err)
+	step(t, "diagnosis", err)
 	conns, err := chromedp.Run(bctx, innerText(`#conns`))
-	run("connections", err)
+	step(t, "connections", err)
 	shot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	run("screenshot", err)
+	step(t, "screenshot", err)
 	save(t, "motorpool-pool.png", shot)
 	t.Logf("charts: %d canvases, %d points after %d updates", canvases, points, updates)
 	t.Logf("recommendations panel: %q", squash(recs))
