@@ -270,9 +270,9 @@ func objectEffect(key string) Effect {
 // Effect returns how a running proxy applies a change of pool setting s.
 // Sizes and timeouts apply in place (ApplyLive), as do prepared_statements,
 // read when a client logs in, priority, which budget sharing reads at its
-// next pass, and connection_pattern, which only diagnostics read. pool_mode, and statement_timeout, which server
-// connections get at login, need a new pool (ApplyNewPool), as does any
-// setting not listed here.
+// next pass, and connection_pattern, which only diagnostics read. pool_mode,
+// and statement_timeout, which server connections get at login, need a new
+// pool (ApplyNewPool), as does any setting not listed here.
 func (s Setting) Effect() Effect {
 	switch s {
 	case SettingMinConnections, SettingConnectionLimit, SettingMaxConnecting,
